@@ -4,7 +4,7 @@
 //! A value's typed forms (IP address, number, date) are parsed at most once per request, on
 //! first use, and cached beside the text.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 

@@ -115,7 +115,13 @@ pub struct ResourcePattern {
 enum ResourceMatcher {
     /// `*`.
     Any,
-    /// Five fixed segments, and the resource part (which may hold policy variables).
+    /// An ARN whose first five segments have no wildcard: they are compared as one prefix
+    /// (`arn:aws:s3:::`), then the resource part (which may hold policy variables).
+    ArnPrefix {
+        prefix: Box<str>,
+        resource: ResourcePart,
+    },
+    /// An ARN with wildcards in its first five segments: matched segment by segment.
     Arn {
         head: Box<[Glob; 5]>,
         resource: ResourcePart,
@@ -165,15 +171,23 @@ impl ResourcePattern {
                 Some(t) => ResourcePart::Template(t),
                 None => ResourcePart::Plain(Glob::new(seg[5])),
             };
-            ResourceMatcher::Arn {
-                head: Box::new([
-                    Glob::new(seg[0]),
-                    Glob::new(seg[1]),
-                    Glob::new(seg[2]),
-                    Glob::new(seg[3]),
-                    Glob::new(seg[4]),
-                ]),
-                resource,
+            let head = &text[..text.len() - seg[5].len()];
+            if !head.contains(['*', '?']) {
+                ResourceMatcher::ArnPrefix {
+                    prefix: head.into(),
+                    resource,
+                }
+            } else {
+                ResourceMatcher::Arn {
+                    head: Box::new([
+                        Glob::new(seg[0]),
+                        Glob::new(seg[1]),
+                        Glob::new(seg[2]),
+                        Glob::new(seg[3]),
+                        Glob::new(seg[4]),
+                    ]),
+                    resource,
+                }
             }
         } else {
             ResourceMatcher::Whole(Glob::new(text))
@@ -188,6 +202,15 @@ impl ResourcePattern {
         match &self.matcher {
             ResourceMatcher::Any => true,
             ResourceMatcher::Whole(glob) => glob.matches(resource.as_str()),
+            ResourceMatcher::ArnPrefix {
+                prefix,
+                resource: part,
+            } => {
+                let Some((head, rest)) = resource.split_head() else {
+                    return false;
+                };
+                head.len() == prefix.len() && head == &**prefix && part.matches(rest, context)
+            }
             ResourceMatcher::Arn {
                 head,
                 resource: part,
@@ -195,17 +218,20 @@ impl ResourcePattern {
                 let Some(seg) = resource.segments() else {
                     return false;
                 };
-                if !head.iter().zip(seg.iter()).all(|(p, s)| p.matches(s)) {
-                    return false;
-                }
-                match part {
-                    ResourcePart::Plain(glob) => glob.matches(seg[5]),
-                    ResourcePart::Template(template) => {
-                        let mut pieces = Vec::new();
-                        template.resolve(context, &mut pieces)
-                            && match_pieces(&pieces, |p| *p, seg[5])
-                    }
-                }
+                head.iter().zip(seg.iter()).all(|(p, s)| p.matches(s))
+                    && part.matches(seg[5], context)
+            }
+        }
+    }
+}
+
+impl ResourcePart {
+    fn matches(&self, text: &str, context: &RequestContext) -> bool {
+        match self {
+            ResourcePart::Plain(glob) => glob.matches(text),
+            ResourcePart::Template(template) => {
+                let mut pieces = Vec::new();
+                template.resolve(context, &mut pieces) && match_pieces(&pieces, |p| *p, text)
             }
         }
     }

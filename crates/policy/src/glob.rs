@@ -63,6 +63,8 @@ pub(crate) enum Glob {
     Any,
     /// No wildcard at all: plain equality.
     Exact(Box<str>),
+    /// Text then one trailing `*` (`bucket/*`): a prefix test, the commonest pattern.
+    Prefix(Box<str>),
     /// Wildcards somewhere.
     Pieces(Box<[OwnedPiece]>),
 }
@@ -77,8 +79,10 @@ impl Glob {
         }
         let mut pieces = Vec::new();
         split_wildcards(pattern, &mut pieces);
-        if pieces == [OwnedPiece::Star] {
-            return Glob::Any;
+        match &pieces[..] {
+            [OwnedPiece::Star] => return Glob::Any,
+            [OwnedPiece::Lit(prefix), OwnedPiece::Star] => return Glob::Prefix(prefix.clone()),
+            _ => {}
         }
         Glob::Pieces(pieces.into_boxed_slice())
     }
@@ -87,6 +91,7 @@ impl Glob {
         match self {
             Glob::Any => true,
             Glob::Exact(s) => **s == *text,
+            Glob::Prefix(p) => text.starts_with(&**p),
             Glob::Pieces(pieces) => match_pieces(pieces, OwnedPiece::as_piece, text),
         }
     }
@@ -114,6 +119,7 @@ pub(crate) fn match_pieces<T>(pieces: &[T], piece: impl Fn(&T) -> Piece<'_>, tex
     loop {
         if p < pieces.len() {
             match piece(&pieces[p]) {
+                Piece::Star if p + 1 == pieces.len() => return true,
                 Piece::Star => {
                     resume = Some((p + 1, t));
                     p += 1;

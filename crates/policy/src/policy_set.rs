@@ -6,7 +6,7 @@
 //! service (`*`, a wildcard service, NotAction) sit in one list that every request scans. A
 //! request for `s3:GetObject` therefore never touches a statement about `ec2:*`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::document::{Effect, Policy, Statement};
 use crate::glob::Glob;

@@ -85,6 +85,12 @@ impl Resource {
         ])
     }
 
+    /// The ARN up to and including its fifth colon, and the resource part after it.
+    pub(crate) fn split_head(&self) -> Option<(&str, &str)> {
+        let c = self.colons?;
+        Some(self.text.split_at(c[4] + 1))
+    }
+
     /// The account segment, if the resource is an ARN that has one.
     pub fn account(&self) -> Option<&str> {
         self.segments().map(|s| s[4]).filter(|a| !a.is_empty())

@@ -98,7 +98,7 @@ fn compile(value: &Json, label: &str, kind: PolicyKind) -> Result<LabeledPolicy,
             label: label.to_owned(),
             policy,
         }),
-        Err(e) => err(format!("{label} (a {kind} policy): {e}")),
+        Err(e) => err(format!("{label} ({kind} policy): {e}")),
     }
 }
 
