@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use crate::condition::values::{parse_date, parse_number};
+use crate::condition::values::{parse_binary, parse_date, parse_number};
 
 /// One value of a context key.
 #[derive(Debug)]
@@ -17,6 +17,7 @@ pub struct ContextValue {
     ip: OnceLock<Option<IpAddr>>,
     number: OnceLock<Option<f64>>,
     date: OnceLock<Option<i128>>,
+    binary: OnceLock<Option<Vec<u8>>>,
 }
 
 impl ContextValue {
@@ -26,6 +27,7 @@ impl ContextValue {
             ip: OnceLock::new(),
             number: OnceLock::new(),
             date: OnceLock::new(),
+            binary: OnceLock::new(),
         }
     }
 
@@ -44,6 +46,13 @@ impl ContextValue {
     /// Nanoseconds since the Unix epoch.
     pub(crate) fn date(&self) -> Option<i128> {
         *self.date.get_or_init(|| parse_date(&self.text))
+    }
+
+    /// The bytes of a base64 value.
+    pub(crate) fn binary(&self) -> Option<&[u8]> {
+        self.binary
+            .get_or_init(|| parse_binary(&self.text))
+            .as_deref()
     }
 }
 

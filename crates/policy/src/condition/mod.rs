@@ -486,9 +486,9 @@ impl Condition {
             Values::Bool(policy) => {
                 values::parse_bool(value.as_str()).is_some_and(|b| policy.contains(&b))
             }
-            Values::Binary(policy) => {
-                values::parse_binary(value.as_str()).is_some_and(|b| policy.contains(&b))
-            }
+            Values::Binary(policy) => value
+                .binary()
+                .is_some_and(|b| policy.iter().any(|p| p == b)),
             Values::Ip(policy) => value
                 .ip()
                 .is_some_and(|ip| policy.iter().any(|net| net.contains(&ip))),
