@@ -274,10 +274,23 @@ impl Statement {
         if clause.negated {
             return (!excluded_by(&clause.entries, caller, context)).then_some(Grant::Everyone);
         }
-        clause
+        let grant = clause
             .entries
             .iter()
             .filter_map(|e| e.grant_to(caller, context))
-            .max()
+            .max()?;
+        // `"*"` limited by an exact `aws:PrincipalArn` naming the caller's role names that role
+        // (only the wildcard form is documented as unlimited).
+        if let (Grant::Everyone, Principal::AssumedRole { role_arn, .. }) = (grant, caller) {
+            let names_role = self
+                .conditions
+                .iter()
+                .flat_map(Condition::exact_principal_role_arns)
+                .any(|arn| arn == role_arn);
+            if names_role {
+                return Some(Grant::Role);
+            }
+        }
+        Some(grant)
     }
 }

@@ -225,7 +225,7 @@ impl<'a> PolicyInputs<'a> {
         if let Some(source) = missing_level {
             return deny(Basis::MissingAllow(source), allows);
         }
-        let trust = is_trust_request(request);
+        let explicit_resource_allow = requires_resource_policy_allow(request);
         // Callers with no account (anonymous, services, identity providers) have nothing but
         // the resource policy.
         if !has_account {
@@ -250,7 +250,7 @@ impl<'a> PolicyInputs<'a> {
         }
         // Same account.
         if is_root {
-            if trust && resource.grant.is_none() {
+            if explicit_resource_allow && resource.grant.is_none() {
                 return deny(Basis::MissingAllow(PolicySource::Resource), allows);
             }
             return allow(Basis::Root, allows);
@@ -272,7 +272,9 @@ impl<'a> PolicyInputs<'a> {
                 }
                 allow(Basis::ResourcePolicy(Grant::Role), allows)
             }
-            None if trust => deny(Basis::MissingAllow(PolicySource::Resource), allows),
+            None if explicit_resource_allow => {
+                deny(Basis::MissingAllow(PolicySource::Resource), allows)
+            }
             Some(Grant::Account) | None => {
                 match self.identity_chain(principal, &identity, &boundary, &session) {
                     Some(missing) => deny(Basis::MissingAllow(missing), allows),
@@ -314,8 +316,20 @@ impl<'a> PolicyInputs<'a> {
     }
 }
 
-/// `sts:AssumeRole*` (and the actions checked with it) on a role: the trust policy must allow
-/// the caller explicitly; an identity policy alone is not enough.
+/// Requests whose resource policy must allow the caller explicitly, even in the same account
+/// (an identity policy alone is not enough): role trust and KMS key policies. Such a policy
+/// may still delegate to the identity policies by naming the account.
+fn requires_resource_policy_allow(request: &Request) -> bool {
+    is_trust_request(request)
+        || (request.action.service() == "kms"
+            && request
+                .resource
+                .segments()
+                .is_some_and(|s| s[2] == "kms" && s[5].starts_with("key/")))
+}
+
+/// `sts:AssumeRole*` (and the actions checked with it) on a role: the resource policy is the
+/// role's trust policy.
 pub(crate) fn is_trust_request(request: &Request) -> bool {
     let action = &request.action;
     let sts_trust_action = action.service() == "sts"

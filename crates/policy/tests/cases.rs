@@ -20,7 +20,7 @@ use std::path::Path;
 use portcullis_policy::{Finding, PolicyKind, parse_simulations, validate};
 use serde_json::Value;
 
-const MINIMUM_CASES: usize = 3;
+const MINIMUM_CASES: usize = 400;
 
 fn now() -> time::OffsetDateTime {
     time::macros::datetime!(2026-01-01 00:00:00 UTC)

@@ -426,6 +426,29 @@ impl Condition {
         &self.raw_values
     }
 
+    /// The wildcard-free role ARNs this condition requires `aws:PrincipalArn` to equal, if it
+    /// is a positive test of that key. A resource policy that grants to `"*"` under such a
+    /// condition names those roles, and the grant is limited as a role grant is.
+    pub(crate) fn exact_principal_role_arns(&self) -> impl Iterator<Item = &str> {
+        let positive = self.operator.qualifier.is_none()
+            && matches!(
+                self.operator.operator,
+                Operator::StringEquals
+                    | Operator::StringLike
+                    | Operator::ArnEquals
+                    | Operator::ArnLike
+            );
+        let applies = positive && &*self.key_lower == "aws:principalarn";
+        self.raw_values
+            .iter()
+            .filter(move |_| applies)
+            .map(String::as_str)
+            .filter(|v| !v.contains(['*', '?', '$']))
+            .filter(|v| {
+                crate::arn::segments(v).is_some_and(|s| s[2] == "iam" && s[5].starts_with("role/"))
+            })
+    }
+
     /// Whether this condition holds for the request.
     pub(crate) fn holds(&self, context: &RequestContext) -> bool {
         let op = self.operator;
