@@ -54,6 +54,14 @@ pub struct Policy {
     pub statements: Vec<Statement>,
 }
 
+impl Policy {
+    /// Parses a document by the grammar alone, without the rules of any policy kind (use
+    /// [`crate::parse_policy`] to validate as AWS does for a kind).
+    pub fn parse(text: &str) -> Result<Policy, crate::PolicyError> {
+        crate::parse::parse(text)
+    }
+}
+
 /// One statement of a policy.
 #[derive(Debug, Clone)]
 pub struct Statement {
