@@ -1,0 +1,130 @@
+//! A framework-neutral view of an HTTP request: what SigV4 reads, borrowed from whatever the
+//! server (or client) holds, so that this crate never depends on an HTTP library.
+
+/// The parts of an HTTP request that SigV4 signs.
+///
+/// `path` and `query` are raw: exactly as on the wire (still percent-encoded), the query
+/// without its `?`. Header names may be in any case and may repeat; values are bytes.
+///
+/// ```
+/// use portcullis_sigv4::Request;
+/// let body = b"Action=ListUsers&Version=2010-05-08";
+/// let request = Request::new("POST", "/", "")
+///     .header("Host", "iam.amazonaws.com")
+///     .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+///     .body(body);
+/// assert_eq!(request.header_values("host").count(), 1);
+/// ```
+#[derive(Clone)]
+pub struct Request<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    headers: Vec<(&'a str, &'a [u8])>,
+    body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// A request with no headers and an empty body.
+    pub fn new(method: &'a str, path: &'a str, query: &'a str) -> Self {
+        Request {
+            method,
+            path,
+            query,
+            headers: Vec::new(),
+            body: &[],
+        }
+    }
+
+    /// A request from a request target (`/path?query`), split at the first `?`.
+    pub fn from_target(method: &'a str, target: &'a str) -> Self {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request::new(method, path, query)
+    }
+
+    /// Adds a header (kept in order; a repeated name adds another value).
+    pub fn header(mut self, name: &'a str, value: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
+        self.push_header(name, value.as_ref());
+        self
+    }
+
+    /// Adds a header in place.
+    pub fn push_header(&mut self, name: &'a str, value: &'a [u8]) {
+        self.headers.push((name, value));
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: &'a [u8]) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The HTTP method, as sent (`GET`, `POST`, ...).
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The raw path.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The raw query string, without `?`.
+    pub fn query(&self) -> &'a str {
+        self.query
+    }
+
+    /// All headers, in order, names as given.
+    pub fn headers(&self) -> &[(&'a str, &'a [u8])] {
+        &self.headers
+    }
+
+    /// The body bytes.
+    pub fn body_bytes(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The values of every header named `name` (ASCII case-insensitive), in order.
+    pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    /// The same request with another raw query string.
+    pub(crate) fn with_query<'b>(&self, query: &'b str) -> Request<'b>
+    where
+        'a: 'b,
+    {
+        Request {
+            query,
+            ..self.clone()
+        }
+    }
+
+    /// The value of the header `name` if it appears exactly once.
+    pub(crate) fn single_header(&self, name: &str) -> Result<Option<&'a [u8]>, ()> {
+        let mut values = self.header_values(name);
+        match (values.next(), values.next()) {
+            (None, _) => Ok(None),
+            (Some(v), None) => Ok(Some(v)),
+            (Some(_), Some(_)) => Err(()),
+        }
+    }
+}
+
+/// Debug shows the shape of the request but no header values (they may hold credentials,
+/// session tokens or signatures) and only the body's length.
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query_len", &self.query.len())
+            .field("header_names", &names)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
