@@ -1,7 +1,8 @@
-//! `portcullis`: the one binary. For now, the offline policy tools:
-//! `portcullis policy validate | simulate | bench`.
+//! `portcullis`: the one binary: `serve` runs the service; `policy validate | simulate |
+//! bench` are the offline policy tools.
 
 mod policy_cmd;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service: AWS IAM API on --listen, state in --data-dir (embedded SQLite).
+    Serve(serve_cmd::ServeArgs),
     /// Work with policy documents offline: validate, simulate decisions, benchmark the engine.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -25,6 +28,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
     }
 }

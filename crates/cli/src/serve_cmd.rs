@@ -1,0 +1,105 @@
+//! `portcullis serve`: run the service until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use portcullis_server::{ServerConfig, start};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8600")]
+    listen: SocketAddr,
+    /// Where the embedded store, the master key and the root credentials live.
+    #[arg(long, default_value = "./portcullis-data")]
+    data_dir: PathBuf,
+    /// The default account's id at first start (random when not given).
+    #[arg(long)]
+    account_id: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("portcullis: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let root_credentials = match (
+        std::env::var("PORTCULLIS_ROOT_ACCESS_KEY_ID"),
+        std::env::var("PORTCULLIS_ROOT_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(id), Ok(secret)) => Some((id, secret)),
+        _ => None,
+    };
+    let config = ServerConfig {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        account_id: args.account_id,
+        root_credentials,
+        master_key_file: std::env::var_os("PORTCULLIS_MASTER_KEY_FILE").map(PathBuf::from),
+    };
+    let mut server = match start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("portcullis: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some((id, secret)) = &server.new_root_credentials {
+        // Shown once; also saved (mode 0600) for the operator.
+        println!(
+            "Root credentials for account {} (saved in {}):\n  aws_access_key_id     = {id}\n  aws_secret_access_key = {}",
+            server.account_id,
+            args.data_dir.join("root-credentials").display(),
+            secret.expose()
+        );
+    }
+    tracing::info!(address = %server.local_addr, account = %server.account_id, "portcullis is serving");
+    let shutdown = server.take_shutdown();
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    if let Some(tx) = shutdown {
+        let _ = tx.send(());
+    }
+    server.wait().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

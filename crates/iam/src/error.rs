@@ -1,0 +1,83 @@
+//! Every IAM/STS error, and the one place that maps each to its AWS error code and HTTP status.
+
+use thiserror::Error;
+
+/// An error an IAM or STS operation returns to its caller.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum IamError {
+    #[error("{0}")]
+    NoSuchEntity(String),
+    #[error("{0}")]
+    EntityAlreadyExists(String),
+    #[error("{0}")]
+    DeleteConflict(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    ValidationError(String),
+    #[error("{0}")]
+    MissingParameter(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    PasswordPolicyViolation(String),
+    #[error("{0}")]
+    EntityTemporarilyUnmodifiable(String),
+    #[error("{0}")]
+    UnmodifiableEntity(String),
+    #[error("{0}")]
+    InvalidAction(String),
+    #[error("{0}")]
+    ServiceFailure(String),
+}
+
+impl IamError {
+    /// The AWS error code (`NoSuchEntity`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            IamError::NoSuchEntity(_) => "NoSuchEntity",
+            IamError::EntityAlreadyExists(_) => "EntityAlreadyExists",
+            IamError::DeleteConflict(_) => "DeleteConflict",
+            IamError::LimitExceeded(_) => "LimitExceeded",
+            IamError::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
+            IamError::InvalidInput(_) => "InvalidInput",
+            IamError::ValidationError(_) => "ValidationError",
+            IamError::MissingParameter(_) => "MissingParameter",
+            IamError::AccessDenied(_) => "AccessDenied",
+            IamError::PasswordPolicyViolation(_) => "PasswordPolicyViolation",
+            IamError::EntityTemporarilyUnmodifiable(_) => "EntityTemporarilyUnmodifiable",
+            IamError::UnmodifiableEntity(_) => "UnmodifiableEntity",
+            IamError::InvalidAction(_) => "InvalidAction",
+            IamError::ServiceFailure(_) => "ServiceFailure",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            IamError::NoSuchEntity(_) => 404,
+            IamError::EntityAlreadyExists(_)
+            | IamError::DeleteConflict(_)
+            | IamError::LimitExceeded(_)
+            | IamError::EntityTemporarilyUnmodifiable(_) => 409,
+            IamError::AccessDenied(_) => 403,
+            IamError::ServiceFailure(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// `Sender` for the caller's mistakes, `Receiver` for ours.
+    pub fn fault(&self) -> &'static str {
+        match self {
+            IamError::ServiceFailure(_) => "Receiver",
+            _ => "Sender",
+        }
+    }
+}
+
+/// Shorthand for operation results.
+pub type IamResult<T> = Result<T, IamError>;

@@ -1,0 +1,310 @@
+//! The IAM entities, as kept in memory and (as JSON rows) in the store.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use portcullis_policy::{Policy, PolicyKind, parse_policy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An ISO 8601 UTC time as AWS returns it (`2026-11-23T12:00:00Z`).
+pub type Timestamp = String;
+
+/// Now, as a [`Timestamp`].
+pub fn now_timestamp() -> Timestamp {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// A tag on a taggable entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// A policy document: the text as the caller gave it, and its parsed form.
+#[derive(Clone)]
+pub struct PolicyDocument {
+    pub text: String,
+    pub kind: PolicyKind,
+    pub parsed: Arc<Policy>,
+}
+
+impl fmt::Debug for PolicyDocument {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("PolicyDocument")
+            .field("text", &self.text)
+            .finish()
+    }
+}
+
+impl PolicyDocument {
+    /// Parses and validates `text` as a `kind` policy; the error is AWS's
+    /// `MalformedPolicyDocument` message.
+    pub fn parse(text: &str, kind: PolicyKind) -> Result<PolicyDocument, String> {
+        let parsed = parse_policy(text, kind).map_err(|e| e.first_message())?;
+        Ok(PolicyDocument {
+            text: text.to_owned(),
+            kind,
+            parsed: Arc::new(parsed),
+        })
+    }
+}
+
+impl PolicyDocument {
+    /// Parses without the kind's size limit (for inline policies, whose limit is the
+    /// holder's aggregate).
+    pub fn parse_unbounded(text: &str, kind: PolicyKind) -> Result<PolicyDocument, String> {
+        let findings = portcullis_policy::validate(text, kind);
+        if let Some(e) = findings
+            .iter()
+            .find(|f| f.is_error() && !f.message.contains("quota for PolicySize"))
+        {
+            return Err(e.to_string());
+        }
+        let parsed = portcullis_policy::Policy::parse(text).map_err(|e| e.first_message())?;
+        Ok(PolicyDocument {
+            text: text.to_owned(),
+            kind,
+            parsed: Arc::new(parsed),
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredDocument {
+    text: String,
+    kind: String,
+}
+
+impl Serialize for PolicyDocument {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredDocument {
+            text: self.text.clone(),
+            kind: self.kind.name().to_owned(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for PolicyDocument {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<PolicyDocument, D::Error> {
+        let stored = StoredDocument::deserialize(deserializer)?;
+        let kind: PolicyKind = stored.kind.parse().map_err(serde::de::Error::custom)?;
+        PolicyDocument::parse_unbounded(&stored.text, kind).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A console password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginProfile {
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub create_date: Timestamp,
+    pub password_reset_required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub user_id: String,
+    pub name: String,
+    pub path: String,
+    pub create_date: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, PolicyDocument>,
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Names of the groups the user belongs to.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub login_profile: Option<LoginProfile>,
+    #[serde(default)]
+    pub password_last_used: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub group_id: String,
+    pub name: String,
+    pub path: String,
+    pub create_date: Timestamp,
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, PolicyDocument>,
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleLastUsed {
+    pub last_used_date: Timestamp,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Role {
+    pub role_id: String,
+    pub name: String,
+    pub path: String,
+    pub create_date: Timestamp,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub max_session_duration: u32,
+    pub assume_role_policy: PolicyDocument,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, PolicyDocument>,
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    #[serde(default)]
+    pub last_used: Option<RoleLastUsed>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    pub version_id: String,
+    pub document: PolicyDocument,
+    pub create_date: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    pub policy_id: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub create_date: Timestamp,
+    pub update_date: Timestamp,
+    pub default_version_id: String,
+    pub versions: Vec<PolicyVersion>,
+    /// The number the next version gets (`v{n}`).
+    pub next_version: u32,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl ManagedPolicy {
+    pub fn default_version(&self) -> Option<&PolicyVersion> {
+        self.versions
+            .iter()
+            .find(|v| v.version_id == self.default_version_id)
+    }
+}
+
+/// `Active` or `Inactive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyStatus> {
+        match s {
+            "Active" => Some(KeyStatus::Active),
+            "Inactive" => Some(KeyStatus::Inactive),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessKeyLastUsed {
+    pub date: Timestamp,
+    pub service: String,
+    pub region: String,
+}
+
+/// A long-term access key. The secret is kept in memory for SigV4 and sealed in the store.
+#[derive(Clone)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    pub account_id: String,
+    /// `None` for the account's root user.
+    pub user_name: Option<String>,
+    pub status: KeyStatus,
+    pub create_date: Timestamp,
+    pub secret: Secret,
+    pub last_used: Option<AccessKeyLastUsed>,
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("account_id", &self.account_id)
+            .field("user_name", &self.user_name)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secret that never shows in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(secret: String) -> Secret {
+        Secret(secret)
+    }
+
+    /// The secret itself, for signing and sealing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The account's password policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub minimum_password_length: u32,
+    pub require_symbols: bool,
+    pub require_numbers: bool,
+    pub require_uppercase_characters: bool,
+    pub require_lowercase_characters: bool,
+    pub allow_users_to_change_password: bool,
+    pub max_password_age: Option<u32>,
+    pub password_reuse_prevention: Option<u32>,
+    pub hard_expiry: bool,
+}
+
+/// Account-wide settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AccountSettings {
+    pub account_id: String,
+    #[serde(default)]
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub password_policy: Option<PasswordPolicy>,
+}

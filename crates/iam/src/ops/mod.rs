@@ -1,0 +1,59 @@
+//! The IAM operations, on the in-memory state. Each validates its input, enforces quotas,
+//! changes the state and marks what it touched; the service commits and publishes.
+//! Nothing here knows of HTTP or XML.
+
+pub mod access_keys;
+pub mod attachments;
+pub mod groups;
+pub mod policies;
+pub mod users;
+
+use crate::error::{IamError, IamResult};
+use crate::model::{Group, Role, User};
+use crate::state::AccountState;
+
+/// The ARN of an IAM entity: `arn:aws:iam::A:user/path/name`.
+pub fn entity_arn(account: &str, kind: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:{kind}{path}{name}")
+}
+
+pub fn user<'a>(account: &'a AccountState, name: &str) -> IamResult<&'a User> {
+    account.users.get(&name.to_lowercase()).ok_or_else(|| {
+        IamError::NoSuchEntity(format!("The user with name {name} cannot be found."))
+    })
+}
+
+pub fn user_mut<'a>(account: &'a mut AccountState, name: &str) -> IamResult<&'a mut User> {
+    account.users.get_mut(&name.to_lowercase()).ok_or_else(|| {
+        IamError::NoSuchEntity(format!("The user with name {name} cannot be found."))
+    })
+}
+
+pub fn group<'a>(account: &'a AccountState, name: &str) -> IamResult<&'a Group> {
+    account.groups.get(&name.to_lowercase()).ok_or_else(|| {
+        IamError::NoSuchEntity(format!("The group with name {name} cannot be found."))
+    })
+}
+
+pub fn group_mut<'a>(account: &'a mut AccountState, name: &str) -> IamResult<&'a mut Group> {
+    account.groups.get_mut(&name.to_lowercase()).ok_or_else(|| {
+        IamError::NoSuchEntity(format!("The group with name {name} cannot be found."))
+    })
+}
+
+pub fn role<'a>(account: &'a AccountState, name: &str) -> IamResult<&'a Role> {
+    account.roles.get(&name.to_lowercase()).ok_or_else(|| {
+        IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
+    })
+}
+
+pub fn role_mut<'a>(account: &'a mut AccountState, name: &str) -> IamResult<&'a mut Role> {
+    account.roles.get_mut(&name.to_lowercase()).ok_or_else(|| {
+        IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
+    })
+}
+
+/// Items whose path starts with `prefix` (every item when there is none).
+pub fn path_matches(path: &str, prefix: Option<&str>) -> bool {
+    prefix.is_none_or(|p| path.starts_with(p))
+}

@@ -1,0 +1,254 @@
+//! [`IamService`]: the state, its snapshots, and the one write path.
+//!
+//! Reads (including every authorization decision) take the current [`Snapshot`], an immutable
+//! `Arc`, and never wait. Writes are serialized: the writer clones the state (cheap: the maps
+//! are persistent), changes the clone, commits the touched rows to the store in one
+//! transaction, and only then publishes the clone. A failed commit publishes nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use portcullis_policy::{LabeledPolicy, PolicySet};
+
+use crate::aws_managed::aws_managed;
+use crate::error::{IamError, IamResult};
+use crate::model::{
+    AccessKey, AccountSettings, KeyStatus, ManagedPolicy, PolicyDocument, Secret, now_timestamp,
+};
+use crate::seal::MasterKey;
+use crate::state::{AccountState, IamState, Touched};
+use crate::store::Store;
+
+/// The compiled policies of one principal, as the engine takes them.
+#[derive(Debug)]
+pub struct PrincipalPolicies {
+    pub identity: PolicySet,
+    pub boundary: Option<PolicySet>,
+}
+
+/// One published state, with the principals' compiled policies cached for its lifetime.
+pub struct Snapshot {
+    pub state: IamState,
+    compiled: Mutex<HashMap<(String, String), Arc<PrincipalPolicies>>>,
+}
+
+impl Snapshot {
+    fn new(state: IamState) -> Snapshot {
+        Snapshot {
+            state,
+            compiled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A managed policy by ARN: the account's own, or an AWS managed one.
+    pub fn managed_policy<'a>(
+        &'a self,
+        account: &'a AccountState,
+        arn: &str,
+    ) -> Option<&'a ManagedPolicy> {
+        account.policies.get(arn).or_else(|| aws_managed(arn))
+    }
+
+    /// The compiled identity policies and boundary of a user (its own and its groups').
+    pub fn user_policies(
+        &self,
+        account_id: &str,
+        user_name: &str,
+    ) -> Option<Arc<PrincipalPolicies>> {
+        let key = (
+            account_id.to_owned(),
+            format!("user/{}", user_name.to_lowercase()),
+        );
+        if let Some(hit) = self.compiled.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Some(hit);
+        }
+        let account = self.state.accounts.get(account_id)?;
+        let user = account.users.get(&user_name.to_lowercase())?;
+        let mut policies = Vec::new();
+        for (name, doc) in &user.inline_policies {
+            policies.push(labeled(format!("user/{}:{name}", user.name), doc));
+        }
+        for arn in &user.attached_policies {
+            self.push_managed(account, arn, &mut policies);
+        }
+        for group_name in &user.groups {
+            if let Some(group) = account.groups.get(&group_name.to_lowercase()) {
+                for (name, doc) in &group.inline_policies {
+                    policies.push(labeled(format!("group/{}:{name}", group.name), doc));
+                }
+                for arn in &group.attached_policies {
+                    self.push_managed(account, arn, &mut policies);
+                }
+            }
+        }
+        let boundary = user
+            .permissions_boundary
+            .as_deref()
+            .and_then(|arn| self.managed_policy(account, arn))
+            .and_then(|p| p.default_version().map(|v| (p.arn.clone(), &v.document)))
+            .map(|(arn, doc)| PolicySet::new(vec![labeled(arn, doc)]));
+        let compiled = Arc::new(PrincipalPolicies {
+            identity: PolicySet::new(policies),
+            boundary,
+        });
+        if let Ok(mut cache) = self.compiled.lock() {
+            cache.insert(key, compiled.clone());
+        }
+        Some(compiled)
+    }
+
+    fn push_managed(&self, account: &AccountState, arn: &str, out: &mut Vec<LabeledPolicy>) {
+        if let Some(version) = self
+            .managed_policy(account, arn)
+            .and_then(ManagedPolicy::default_version)
+        {
+            out.push(labeled(arn.to_owned(), &version.document));
+        }
+    }
+}
+
+fn labeled(label: String, doc: &PolicyDocument) -> LabeledPolicy {
+    LabeledPolicy {
+        label,
+        policy: (*doc.parsed).clone(),
+    }
+}
+
+/// The IAM service: state, store, sealing key.
+pub struct IamService {
+    snapshot: ArcSwap<Snapshot>,
+    writer: Mutex<()>,
+    store: Box<dyn Store>,
+    master_key: MasterKey,
+}
+
+/// Root credentials made or adopted at first start.
+#[derive(Debug)]
+pub struct RootCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// `true` when generated now (so they should be shown once and saved).
+    pub generated: bool,
+}
+
+impl IamService {
+    /// Loads the state from `store`.
+    pub fn open(store: Box<dyn Store>, master_key: MasterKey) -> IamResult<IamService> {
+        let rows = store
+            .load()
+            .map_err(|e| IamError::ServiceFailure(e.to_string()))?;
+        let state = IamState::from_rows(rows, &master_key).map_err(IamError::ServiceFailure)?;
+        Ok(IamService {
+            snapshot: ArcSwap::from_pointee(Snapshot::new(state)),
+            writer: Mutex::new(()),
+            store,
+            master_key,
+        })
+    }
+
+    /// The current snapshot; never waits.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The ids of the accounts that exist.
+    pub fn account_ids(&self) -> Vec<String> {
+        self.snapshot().state.accounts.keys().cloned().collect()
+    }
+
+    /// Runs `change` on a copy of the state, commits what it touched, publishes the copy.
+    pub fn write<T>(
+        &self,
+        change: impl FnOnce(&mut IamState, &mut Touched) -> IamResult<T>,
+    ) -> IamResult<T> {
+        let _writer = self
+            .writer
+            .lock()
+            .map_err(|_| IamError::ServiceFailure("writer lock poisoned".into()))?;
+        let mut state = self.snapshot.load().state.clone();
+        let mut touched = Touched::default();
+        let out = change(&mut state, &mut touched)?;
+        if !touched.is_empty() {
+            let changes = touched.changes(&state, &self.master_key)?;
+            self.store.commit(&changes).map_err(|e| {
+                tracing::error!(error = %e, "store commit failed");
+                IamError::ServiceFailure(
+                    "The request could not be stored; nothing was changed.".into(),
+                )
+            })?;
+        }
+        self.snapshot.store(Arc::new(Snapshot::new(state)));
+        Ok(out)
+    }
+
+    /// Creates the account (if missing) and its root access key: `preset` when given (and not
+    /// yet present), else a generated one when the account has no root key.
+    pub fn bootstrap(
+        &self,
+        account_id: &str,
+        preset: Option<(String, Secret)>,
+    ) -> IamResult<Option<RootCredentials>> {
+        self.write(|state, touched| {
+            if !state.accounts.contains_key(account_id) {
+                state.accounts.insert(
+                    account_id.to_owned(),
+                    AccountState {
+                        settings: AccountSettings {
+                            account_id: account_id.to_owned(),
+                            ..AccountSettings::default()
+                        },
+                        ..AccountState::default()
+                    },
+                );
+                touched.account(account_id);
+            }
+            let has_root_key = state
+                .access_keys
+                .values()
+                .any(|k| k.account_id == account_id && k.user_name.is_none());
+            let (access_key_id, secret, generated) = match preset {
+                Some((id, secret)) => {
+                    if let Some(existing) = state.access_keys.get(&id) {
+                        if existing.account_id != account_id || existing.user_name.is_some() {
+                            return Err(IamError::InvalidInput(format!(
+                                "The access key {id} already belongs to someone else."
+                            )));
+                        }
+                        if existing.secret != secret {
+                            return Err(IamError::InvalidInput(format!(
+                                "The root access key {id} already exists with a different secret."
+                            )));
+                        }
+                        return Ok(None);
+                    }
+                    (id, secret, false)
+                }
+                None if has_root_key => return Ok(None),
+                None => (
+                    crate::ids::new_id(crate::ids::IdKind::AccessKey),
+                    Secret::new(crate::ids::new_secret_key()),
+                    true,
+                ),
+            };
+            state.access_keys.insert(
+                access_key_id.clone(),
+                AccessKey {
+                    access_key_id: access_key_id.clone(),
+                    account_id: account_id.to_owned(),
+                    user_name: None,
+                    status: KeyStatus::Active,
+                    create_date: now_timestamp(),
+                    secret: secret.clone(),
+                    last_used: None,
+                },
+            );
+            touched.access_key(account_id, &access_key_id);
+            Ok(Some(RootCredentials {
+                access_key_id,
+                secret_access_key: secret,
+                generated,
+            }))
+        })
+    }
+}

@@ -1,0 +1,219 @@
+//! The in-memory IAM state: persistent (structurally shared) maps, so a writer clones the whole
+//! state in O(1), changes its copy, commits the change to the store, and then publishes the
+//! copy as the new snapshot. Readers never wait.
+
+use std::collections::BTreeSet;
+
+use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{IamError, IamResult};
+use crate::model::{
+    AccessKey, AccessKeyLastUsed, AccountSettings, Group, KeyStatus, ManagedPolicy, Role, Secret,
+    Timestamp, User,
+};
+use crate::seal::MasterKey;
+use crate::store::{Change, Row, Table};
+
+/// One account's entities. Users, groups and roles are keyed by lowercased name (names are
+/// unique case-insensitively); customer managed policies by ARN.
+#[derive(Debug, Clone, Default)]
+pub struct AccountState {
+    pub settings: AccountSettings,
+    pub users: OrdMap<String, User>,
+    pub groups: OrdMap<String, Group>,
+    pub roles: OrdMap<String, Role>,
+    pub policies: OrdMap<String, ManagedPolicy>,
+}
+
+/// Everything.
+#[derive(Debug, Clone, Default)]
+pub struct IamState {
+    pub accounts: OrdMap<String, AccountState>,
+    /// Long-term access keys of every account, by key id.
+    pub access_keys: OrdMap<String, AccessKey>,
+}
+
+/// How an access key is stored: the secret sealed.
+#[derive(Serialize, Deserialize)]
+struct StoredAccessKey {
+    access_key_id: String,
+    user_name: Option<String>,
+    status: KeyStatus,
+    create_date: Timestamp,
+    secret_sealed: String,
+    last_used: Option<AccessKeyLastUsed>,
+}
+
+/// The rows a write touched; turned into store changes from the state after the write.
+#[derive(Debug, Default)]
+pub struct Touched {
+    rows: BTreeSet<(Table, String, String)>,
+}
+
+impl Touched {
+    pub fn user(&mut self, account: &str, name: &str) {
+        self.rows
+            .insert((Table::Users, account.to_owned(), name.to_lowercase()));
+    }
+
+    pub fn group(&mut self, account: &str, name: &str) {
+        self.rows
+            .insert((Table::Groups, account.to_owned(), name.to_lowercase()));
+    }
+
+    pub fn role(&mut self, account: &str, name: &str) {
+        self.rows
+            .insert((Table::Roles, account.to_owned(), name.to_lowercase()));
+    }
+
+    pub fn policy(&mut self, account: &str, arn: &str) {
+        self.rows
+            .insert((Table::Policies, account.to_owned(), arn.to_owned()));
+    }
+
+    pub fn access_key(&mut self, account: &str, key_id: &str) {
+        self.rows
+            .insert((Table::AccessKeys, account.to_owned(), key_id.to_owned()));
+    }
+
+    pub fn account(&mut self, account: &str) {
+        self.rows
+            .insert((Table::Accounts, account.to_owned(), "settings".to_owned()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The store changes that bring the store to `state` for every touched row.
+    pub fn changes(&self, state: &IamState, key: &MasterKey) -> IamResult<Vec<Change>> {
+        let json = |v: Result<String, serde_json::Error>| {
+            v.map_err(|e| IamError::ServiceFailure(e.to_string()))
+        };
+        let mut out = Vec::with_capacity(self.rows.len());
+        for (table, account_id, row_key) in &self.rows {
+            let account = state.accounts.get(account_id);
+            let data = match table {
+                Table::Accounts => account
+                    .map(|a| json(serde_json::to_string(&a.settings)))
+                    .transpose()?,
+                Table::Users => account
+                    .and_then(|a| a.users.get(row_key))
+                    .map(|u| json(serde_json::to_string(u)))
+                    .transpose()?,
+                Table::Groups => account
+                    .and_then(|a| a.groups.get(row_key))
+                    .map(|g| json(serde_json::to_string(g)))
+                    .transpose()?,
+                Table::Roles => account
+                    .and_then(|a| a.roles.get(row_key))
+                    .map(|r| json(serde_json::to_string(r)))
+                    .transpose()?,
+                Table::Policies => account
+                    .and_then(|a| a.policies.get(row_key))
+                    .map(|p| json(serde_json::to_string(p)))
+                    .transpose()?,
+                Table::AccessKeys => state
+                    .access_keys
+                    .get(row_key)
+                    .map(|k| {
+                        json(serde_json::to_string(&StoredAccessKey {
+                            access_key_id: k.access_key_id.clone(),
+                            user_name: k.user_name.clone(),
+                            status: k.status,
+                            create_date: k.create_date.clone(),
+                            secret_sealed: key.seal(k.secret.expose()),
+                            last_used: k.last_used.clone(),
+                        }))
+                    })
+                    .transpose()?,
+            };
+            out.push(Change {
+                table: *table,
+                account_id: account_id.clone(),
+                key: row_key.clone(),
+                data,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl IamState {
+    /// Rebuilds the state from stored rows, opening sealed secrets with `key`.
+    pub fn from_rows(rows: Vec<Row>, key: &MasterKey) -> Result<IamState, String> {
+        let mut state = IamState::default();
+        for row in rows {
+            let bad = |e: serde_json::Error| {
+                format!(
+                    "{} row {}/{}: {e}",
+                    row.table.name(),
+                    row.account_id,
+                    row.key
+                )
+            };
+            let account = state.accounts.entry(row.account_id.clone()).or_default();
+            match row.table {
+                Table::Accounts => {
+                    account.settings = serde_json::from_str(&row.data).map_err(bad)?
+                }
+                Table::Users => {
+                    account.users.insert(
+                        row.key.clone(),
+                        serde_json::from_str(&row.data).map_err(bad)?,
+                    );
+                }
+                Table::Groups => {
+                    account.groups.insert(
+                        row.key.clone(),
+                        serde_json::from_str(&row.data).map_err(bad)?,
+                    );
+                }
+                Table::Roles => {
+                    account.roles.insert(
+                        row.key.clone(),
+                        serde_json::from_str(&row.data).map_err(bad)?,
+                    );
+                }
+                Table::Policies => {
+                    account.policies.insert(
+                        row.key.clone(),
+                        serde_json::from_str(&row.data).map_err(bad)?,
+                    );
+                }
+                Table::AccessKeys => {
+                    let stored: StoredAccessKey = serde_json::from_str(&row.data).map_err(bad)?;
+                    let secret = key
+                        .open(&stored.secret_sealed)
+                        .map_err(|e| format!("access key {}: {e}", stored.access_key_id))?;
+                    state.access_keys.insert(
+                        stored.access_key_id.clone(),
+                        AccessKey {
+                            access_key_id: stored.access_key_id,
+                            account_id: row.account_id.clone(),
+                            user_name: stored.user_name,
+                            status: stored.status,
+                            create_date: stored.create_date,
+                            secret: Secret::new(secret),
+                            last_used: stored.last_used,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    pub fn account(&self, account_id: &str) -> IamResult<&AccountState> {
+        self.accounts.get(account_id).ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The account {account_id} does not exist."))
+        })
+    }
+
+    pub fn account_mut(&mut self, account_id: &str) -> IamResult<&mut AccountState> {
+        self.accounts.get_mut(account_id).ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The account {account_id} does not exist."))
+        })
+    }
+}

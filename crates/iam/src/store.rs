@@ -1,0 +1,213 @@
+//! Durable storage. The store knows tables of JSON rows, not rules: every entity kind is a
+//! table of `(account_id, key, data)`; a write is one transaction of upserts and deletes.
+//! The embedded default is SQLite (WAL); PostgreSQL will implement the same trait.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, params};
+
+/// The tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    Accounts,
+    Users,
+    Groups,
+    Roles,
+    Policies,
+    AccessKeys,
+}
+
+impl Table {
+    pub const ALL: [Table; 6] = [
+        Table::Accounts,
+        Table::Users,
+        Table::Groups,
+        Table::Roles,
+        Table::Policies,
+        Table::AccessKeys,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Accounts => "accounts",
+            Table::Users => "users",
+            Table::Groups => "groups",
+            Table::Roles => "roles",
+            Table::Policies => "policies",
+            Table::AccessKeys => "access_keys",
+        }
+    }
+}
+
+/// One row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub table: Table,
+    pub account_id: String,
+    pub key: String,
+    pub data: String,
+}
+
+/// One change of a write: the row's new data, or `None` to delete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub table: Table,
+    pub account_id: String,
+    pub key: String,
+    pub data: Option<String>,
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError(e.to_string())
+    }
+}
+
+/// Where IAM state lives between runs.
+pub trait Store: Send + Sync {
+    /// Every row, to build the in-memory state at start.
+    fn load(&self) -> Result<Vec<Row>, StoreError>;
+    /// Applies `changes` atomically.
+    fn commit(&self, changes: &[Change]) -> Result<(), StoreError>;
+}
+
+/// The schema, by version: `PRAGMA user_version` says how many have been applied.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE accounts    (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE users       (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE groups      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE roles       (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE policies    (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE access_keys (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+"];
+
+/// The embedded store: one SQLite file in WAL mode.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql} PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))?;
+        }
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError("the database connection lock is poisoned".into()))
+    }
+}
+
+impl Store for SqliteStore {
+    fn load(&self) -> Result<Vec<Row>, StoreError> {
+        let conn = self.lock()?;
+        let mut rows = Vec::new();
+        for table in Table::ALL {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT account_id, key, data FROM {} ORDER BY account_id, key",
+                table.name()
+            ))?;
+            let mapped = stmt.query_map([], |r| {
+                Ok(Row {
+                    table,
+                    account_id: r.get(0)?,
+                    key: r.get(1)?,
+                    data: r.get(2)?,
+                })
+            })?;
+            for row in mapped {
+                rows.push(row?);
+            }
+        }
+        Ok(rows)
+    }
+
+    fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        for change in changes {
+            let table = change.table.name();
+            match &change.data {
+                Some(data) => {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO {table} (account_id, key, data) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (account_id, key) DO UPDATE SET data = excluded.data"
+                        ),
+                        params![change.account_id, change.key, data],
+                    )?;
+                }
+                None => {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE account_id = ?1 AND key = ?2"),
+                        params![change.account_id, change.key],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iam.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .commit(&[
+                Change {
+                    table: Table::Users,
+                    account_id: "111122223333".into(),
+                    key: "alice".into(),
+                    data: Some("{}".into()),
+                },
+                Change {
+                    table: Table::Users,
+                    account_id: "111122223333".into(),
+                    key: "bob".into(),
+                    data: Some("{\"a\":1}".into()),
+                },
+            ])
+            .unwrap();
+        store
+            .commit(&[Change {
+                table: Table::Users,
+                account_id: "111122223333".into(),
+                key: "alice".into(),
+                data: None,
+            }])
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        let rows = store.load().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].key, "bob");
+        assert_eq!(rows[0].data, "{\"a\":1}");
+    }
+}

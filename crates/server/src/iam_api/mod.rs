@@ -1,0 +1,286 @@
+//! The IAM API (2010-05-08): one handler per action. Every handler authorizes its call with
+//! [`Call::authorize`] before it reads or changes anything; the dispatcher refuses to answer
+//! for a handler that did not.
+
+mod access_keys;
+mod groups;
+mod policies;
+mod users;
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use portcullis_iam::model::Tag;
+use portcullis_iam::{IamService, Snapshot};
+use portcullis_policy::{Basis, PolicyInputs, PolicySource, RequestContext};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::query::Params;
+use crate::xml::Xml;
+
+pub const NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+/// What a handler sees of its request.
+pub struct Call<'a> {
+    pub params: &'a Params,
+    pub caller: &'a Caller,
+    pub service: &'a IamService,
+    pub snapshot: Arc<Snapshot>,
+    pub env: &'a RequestEnv,
+    authorized: Cell<bool>,
+}
+
+/// Facts about the request that condition keys report.
+#[derive(Debug, Clone)]
+pub struct RequestEnv {
+    pub source_ip: String,
+    pub user_agent: String,
+    pub secure_transport: bool,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// Extra condition keys of one call.
+#[derive(Default)]
+pub struct CallKeys<'a> {
+    /// Tags the request sets (`aws:RequestTag/*`, `aws:TagKeys`).
+    pub request_tags: &'a [Tag],
+    /// Keys the request removes (`aws:TagKeys` for Untag*).
+    pub tag_keys: &'a [String],
+    /// Tags of the target (`aws:ResourceTag/*`).
+    pub resource_tags: &'a [Tag],
+    /// Service-specific keys (`iam:PermissionsBoundary`, `iam:PolicyARN`, ...).
+    pub extra: &'a [(&'a str, &'a str)],
+}
+
+type Handler = fn(&Call<'_>) -> Result<Xml, ApiError>;
+
+/// The handler of an IAM action.
+fn handler(action: &str) -> Option<Handler> {
+    Some(match action {
+        "CreateUser" => users::create_user,
+        "GetUser" => users::get_user,
+        "ListUsers" => users::list_users,
+        "UpdateUser" => users::update_user,
+        "DeleteUser" => users::delete_user,
+        "TagUser" => users::tag_user,
+        "UntagUser" => users::untag_user,
+        "ListUserTags" => users::list_user_tags,
+        "PutUserPermissionsBoundary" => users::put_user_permissions_boundary,
+        "DeleteUserPermissionsBoundary" => users::delete_user_permissions_boundary,
+        "CreateGroup" => groups::create_group,
+        "GetGroup" => groups::get_group,
+        "ListGroups" => groups::list_groups,
+        "UpdateGroup" => groups::update_group,
+        "DeleteGroup" => groups::delete_group,
+        "AddUserToGroup" => groups::add_user_to_group,
+        "RemoveUserFromGroup" => groups::remove_user_from_group,
+        "ListGroupsForUser" => groups::list_groups_for_user,
+        "CreatePolicy" => policies::create_policy,
+        "GetPolicy" => policies::get_policy,
+        "ListPolicies" => policies::list_policies,
+        "DeletePolicy" => policies::delete_policy,
+        "CreatePolicyVersion" => policies::create_policy_version,
+        "GetPolicyVersion" => policies::get_policy_version,
+        "ListPolicyVersions" => policies::list_policy_versions,
+        "DeletePolicyVersion" => policies::delete_policy_version,
+        "SetDefaultPolicyVersion" => policies::set_default_policy_version,
+        "ListEntitiesForPolicy" => policies::list_entities_for_policy,
+        "AttachUserPolicy" => policies::attach_user_policy,
+        "DetachUserPolicy" => policies::detach_user_policy,
+        "ListAttachedUserPolicies" => policies::list_attached_user_policies,
+        "AttachGroupPolicy" => policies::attach_group_policy,
+        "DetachGroupPolicy" => policies::detach_group_policy,
+        "ListAttachedGroupPolicies" => policies::list_attached_group_policies,
+        "PutUserPolicy" => policies::put_user_policy,
+        "GetUserPolicy" => policies::get_user_policy,
+        "DeleteUserPolicy" => policies::delete_user_policy,
+        "ListUserPolicies" => policies::list_user_policies,
+        "PutGroupPolicy" => policies::put_group_policy,
+        "GetGroupPolicy" => policies::get_group_policy,
+        "DeleteGroupPolicy" => policies::delete_group_policy,
+        "ListGroupPolicies" => policies::list_group_policies,
+        "CreateAccessKey" => access_keys::create_access_key,
+        "ListAccessKeys" => access_keys::list_access_keys,
+        "UpdateAccessKey" => access_keys::update_access_key,
+        "DeleteAccessKey" => access_keys::delete_access_key,
+        "GetAccessKeyLastUsed" => access_keys::get_access_key_last_used,
+        _ => return None,
+    })
+}
+
+/// Runs one IAM action for an authenticated caller.
+pub fn dispatch(
+    action: &str,
+    params: &Params,
+    caller: &Caller,
+    service: &IamService,
+    env: &RequestEnv,
+) -> Result<Xml, ApiError> {
+    let Some(handler) = handler(action) else {
+        return Err(ApiError::new(
+            "InvalidAction",
+            400,
+            format!("Could not find operation {action} for version 2010-05-08"),
+        ));
+    };
+    let call = Call {
+        params,
+        caller,
+        service,
+        snapshot: service.snapshot(),
+        env,
+        authorized: Cell::new(false),
+    };
+    let result = handler(&call);
+    if result.is_ok() && !call.authorized.get() {
+        tracing::error!(action, "handler answered without authorizing the call");
+        return Err(ApiError::new(
+            "ServiceFailure",
+            500,
+            "The request was not authorized.",
+        ));
+    }
+    result
+}
+
+impl Call<'_> {
+    /// The caller's account.
+    pub fn account(&self) -> &str {
+        &self.caller.account_id
+    }
+
+    /// `arn:aws:iam::A:user/path/name` and the like.
+    pub fn arn(&self, kind: &str, path: &str, name: &str) -> String {
+        portcullis_iam::ops::entity_arn(self.account(), kind, path, name)
+    }
+
+    /// Authorizes `action` on `resource` for the caller, with the global condition keys and
+    /// `keys`. AccessDenied says who was denied what, as AWS's messages do.
+    pub fn authorize(
+        &self,
+        action: &str,
+        resource: &str,
+        keys: CallKeys<'_>,
+    ) -> Result<(), ApiError> {
+        self.authorized.set(true);
+        let (principal, policies) = match &self.caller.identity {
+            crate::auth::Identity::Root => return Ok(()),
+            crate::auth::Identity::User { name, .. } => (
+                self.caller.principal.clone(),
+                self.snapshot.user_policies(self.account(), name),
+            ),
+        };
+        let mut context = RequestContext::new();
+        self.env.add_keys(&mut context);
+        context.insert("aws:userid", self.caller.user_id.as_str());
+        for tag in &self.caller.tags {
+            context.insert(&format!("aws:PrincipalTag/{}", tag.key), tag.value.as_str());
+        }
+        for tag in keys.request_tags {
+            context.insert(&format!("aws:RequestTag/{}", tag.key), tag.value.as_str());
+        }
+        if !keys.request_tags.is_empty() {
+            context.insert_multi(
+                "aws:TagKeys",
+                keys.request_tags.iter().map(|t| t.key.as_str()),
+            );
+        } else if !keys.tag_keys.is_empty() {
+            context.insert_multi("aws:TagKeys", keys.tag_keys.iter().map(String::as_str));
+        }
+        for tag in keys.resource_tags {
+            context.insert(&format!("aws:ResourceTag/{}", tag.key), tag.value.as_str());
+        }
+        for (k, v) in keys.extra {
+            context.insert(k, *v);
+        }
+        let request = portcullis_policy::Request::new(principal, action, resource, context);
+        let inputs = PolicyInputs {
+            identity: policies.as_ref().map(|p| &p.identity),
+            boundary: policies.as_ref().and_then(|p| p.boundary.as_ref()),
+            ..Default::default()
+        };
+        let decision = inputs.evaluate(&request);
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        let why = match decision.basis {
+            Basis::ExplicitDeny => {
+                let kind = match decision.statements.first().map(|s| s.source) {
+                    Some(PolicySource::PermissionsBoundary) => "a permissions boundary",
+                    _ => "an identity-based policy",
+                };
+                format!("with an explicit deny in {kind}")
+            }
+            Basis::MissingAllow(PolicySource::PermissionsBoundary) => {
+                format!("because no permissions boundary allows the {action} action")
+            }
+            _ => format!("because no identity-based policy allows the {action} action"),
+        };
+        Err(ApiError::access_denied(format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+            self.caller.arn
+        )))
+    }
+
+    /// `MaxItems` and `Marker` applied to `items`, sorted as given; the marker is the key of
+    /// the first item of the next page.
+    pub fn paginate<T>(
+        &self,
+        items: Vec<T>,
+        key: impl Fn(&T) -> String,
+    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+        let max = self.params.int("MaxItems", 1, 1000)?.unwrap_or(100) as usize;
+        let start = match self.params.get("Marker") {
+            Some(marker) => items
+                .iter()
+                .position(|i| key(i) == marker)
+                .ok_or_else(|| ApiError::validation("Invalid Marker."))?,
+            None => 0,
+        };
+        let mut rest: Vec<T> = items.into_iter().skip(start).collect();
+        let next = if rest.len() > max {
+            Some(key(&rest[max]))
+        } else {
+            None
+        };
+        rest.truncate(max);
+        Ok((rest, next))
+    }
+}
+
+/// `<IsTruncated>` and `<Marker>` for a page.
+pub fn page_footer(x: &mut Xml, next: Option<String>) {
+    x.bool("IsTruncated", next.is_some());
+    x.opt("Marker", next.as_deref());
+}
+
+impl RequestEnv {
+    fn add_keys(&self, context: &mut RequestContext) {
+        context.insert("aws:SourceIp", self.source_ip.as_str());
+        context.insert("aws:UserAgent", self.user_agent.as_str());
+        context.insert(
+            "aws:SecureTransport",
+            if self.secure_transport {
+                "true"
+            } else {
+                "false"
+            },
+        );
+        context.insert("aws:EpochTime", self.now.to_string());
+        if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(self.now) {
+            if let Ok(s) = t.format(&time::format_description::well_known::Rfc3339) {
+                context.insert("aws:CurrentTime", s);
+            }
+        }
+        context.insert("aws:RequestedRegion", "us-east-1");
+    }
+}
+
+/// `<Tags>` of an entity.
+pub fn write_tags(x: &mut Xml, tags: &[Tag]) {
+    x.list("Tags", tags, |x, t| {
+        x.text("Key", &t.key).text("Value", &t.value);
+    });
+}

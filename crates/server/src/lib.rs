@@ -1,0 +1,173 @@
+//! The Portcullis service over HTTP: the AWS Query protocol (IAM 2010-05-08), SigV4
+//! authentication, and authorization of every call by the policy engine.
+//!
+//! [`start`] opens (or creates) the data directory, the master key, the store and the default
+//! account, and serves until [`RunningServer::shutdown`].
+
+mod app;
+mod auth;
+mod error;
+mod iam_api;
+mod query;
+mod xml;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use portcullis_iam::IamService;
+use portcullis_iam::model::Secret;
+use portcullis_iam::seal::{MasterKey, write_private_file};
+use portcullis_iam::store::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use app::MAX_BODY_BYTES;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The default account's id at first start (random when `None`).
+    pub account_id: Option<String>,
+    /// Root credentials to adopt at first start instead of generating them.
+    pub root_credentials: Option<(String, String)>,
+    /// Where the master key lives (`<data-dir>/master.key` when `None`).
+    pub master_key_file: Option<PathBuf>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path}: {message}")]
+    DataDir { path: String, message: String },
+    #[error("{0}")]
+    MasterKey(#[from] portcullis_iam::seal::SealError),
+    #[error("{0}")]
+    Store(#[from] portcullis_iam::store::StoreError),
+    #[error("{0}")]
+    Iam(#[from] portcullis_iam::IamError),
+    #[error("cannot listen on {addr}: {message}")]
+    Listen { addr: SocketAddr, message: String },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// A started server.
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    pub account_id: String,
+    /// Root credentials generated at this start (shown once), if any.
+    pub new_root_credentials: Option<(String, Secret)>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting requests, finishes those in flight, and returns when done.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops (after a shutdown signal).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    /// A sender that stops the server.
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+fn dir_error(path: &Path, e: impl ToString) -> StartError {
+    StartError::DataDir {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Opens everything and starts serving.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| dir_error(&config.data_dir, e))?;
+    let key_path = config
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("master.key"));
+    let master_key = MasterKey::load_or_create(&key_path)?;
+    let store = SqliteStore::open(&config.data_dir.join("portcullis.db"))?;
+    let service = IamService::open(Box::new(store), master_key)?;
+
+    let existing = service.account_ids();
+    let account_id = match (existing.first(), &config.account_id) {
+        (Some(existing), Some(wanted)) if existing != wanted => {
+            return Err(StartError::Config(format!(
+                "the data directory holds account {existing}, not {wanted}"
+            )));
+        }
+        (Some(existing), _) => existing.clone(),
+        (None, Some(wanted)) => {
+            if !(wanted.len() == 12 && wanted.bytes().all(|b| b.is_ascii_digit())) {
+                return Err(StartError::Config(format!(
+                    "account id {wanted} is not 12 digits"
+                )));
+            }
+            wanted.clone()
+        }
+        (None, None) => portcullis_iam::ids::new_account_id(),
+    };
+    let preset = config
+        .root_credentials
+        .clone()
+        .map(|(id, secret)| (id, Secret::new(secret)));
+    let created = service.bootstrap(&account_id, preset)?;
+    let new_root_credentials = match created {
+        Some(c) if c.generated => {
+            let path = config.data_dir.join("root-credentials");
+            let text = format!(
+                "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+                c.access_key_id,
+                c.secret_access_key.expose()
+            );
+            write_private_file(&path, text.as_bytes()).map_err(|e| dir_error(&path, e))?;
+            Some((c.access_key_id, c.secret_access_key))
+        }
+        _ => None,
+    };
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: config.listen,
+            message: e.to_string(),
+        })?;
+    let local_addr = listener.local_addr().map_err(|e| StartError::Listen {
+        addr: config.listen,
+        message: e.to_string(),
+    })?;
+    let state = Arc::new(app::AppState { service });
+    let router = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    Ok(RunningServer {
+        local_addr,
+        account_id,
+        new_root_credentials,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,116 @@
+//! A real Portcullis server on 127.0.0.1 with a temporary data directory, and AWS SDK clients
+//! for it.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use aws_credential_types::Credentials;
+use aws_sdk_iam::config::{BehaviorVersion, Region};
+use portcullis_server::{RunningServer, ServerConfig, start};
+
+pub const ACCOUNT: &str = "111122223333";
+pub const ROOT_KEY: &str = "AKIAROOTEXAMPLE00001";
+pub const ROOT_SECRET: &str = "rootSecretKeyForTests0000000000000000000";
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = start_in(dir.path().to_path_buf()).await;
+        TestServer {
+            server: Some(server),
+            dir,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        let addr = self.server.as_ref().expect("running").local_addr;
+        format!("http://{addr}")
+    }
+
+    pub fn root(&self) -> aws_sdk_iam::Client {
+        self.iam(ROOT_KEY, ROOT_SECRET)
+    }
+
+    pub fn iam(&self, key: &str, secret: &str) -> aws_sdk_iam::Client {
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+            .build();
+        aws_sdk_iam::Client::from_conf(config)
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        self.server = Some(start_in(self.dir.path().to_path_buf()).await);
+    }
+
+    /// A user with an access key and the given inline policy; returns its IAM client.
+    pub async fn user_with_policy(&self, name: &str, policy: Option<&str>) -> aws_sdk_iam::Client {
+        let root = self.root();
+        root.create_user()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create user");
+        if let Some(doc) = policy {
+            root.put_user_policy()
+                .user_name(name)
+                .policy_name("inline")
+                .policy_document(doc)
+                .send()
+                .await
+                .expect("put user policy");
+        }
+        let key = root
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create access key");
+        let key = key.access_key().expect("access key");
+        self.iam(key.access_key_id(), key.secret_access_key())
+    }
+}
+
+async fn start_in(dir: PathBuf) -> RunningServer {
+    start(ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: dir,
+        account_id: Some(ACCOUNT.to_owned()),
+        root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
+        master_key_file: None,
+    })
+    .await
+    .expect("server starts")
+}
+
+/// The AWS error code and HTTP status of a failed SDK call.
+pub fn error_code<E, R>(
+    result: Result<R, aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>>,
+) -> (String, u16)
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(r) => panic!("expected an error, got {r:?}"),
+        Err(e) => {
+            let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+            let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e)
+                .unwrap_or("(none)")
+                .to_owned();
+            (code, status)
+        }
+    }
+}

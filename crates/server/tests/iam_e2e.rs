@@ -1,0 +1,715 @@
+//! The IAM API end to end: the real server on 127.0.0.1, driven by the official AWS SDK.
+
+mod common;
+
+use common::{ACCOUNT, TestServer, error_code};
+
+const ALLOW_ALL_IAM: &str =
+    r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:*","Resource":"*"}}"#;
+
+#[tokio::test]
+async fn users_create_get_list_update_delete() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+
+    let created = iam
+        .create_user()
+        .user_name("alice")
+        .path("/engineering/")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("team")
+                .value("core")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let user = created.user().unwrap();
+    assert_eq!(user.user_name(), "alice");
+    assert_eq!(
+        user.arn(),
+        format!("arn:aws:iam::{ACCOUNT}:user/engineering/alice")
+    );
+    assert!(user.user_id().starts_with("AIDA"));
+
+    let got = iam.get_user().user_name("ALICE").send().await.unwrap();
+    assert_eq!(got.user().unwrap().user_name(), "alice");
+    assert_eq!(got.user().unwrap().tags().len(), 1);
+
+    // Names are unique without regard to case.
+    let (code, status) = error_code(iam.create_user().user_name("Alice").send().await);
+    assert_eq!((code.as_str(), status), ("EntityAlreadyExists", 409));
+
+    iam.update_user()
+        .user_name("alice")
+        .new_user_name("alice2")
+        .new_path("/ops/")
+        .send()
+        .await
+        .unwrap();
+    let list = iam.list_users().send().await.unwrap();
+    let names: Vec<&str> = list.users().iter().map(|u| u.user_name()).collect();
+    assert_eq!(names, ["alice2"]);
+    assert_eq!(list.users()[0].path(), "/ops/");
+    let list = iam
+        .list_users()
+        .path_prefix("/engineering/")
+        .send()
+        .await
+        .unwrap();
+    assert!(list.users().is_empty());
+
+    iam.delete_user().user_name("alice2").send().await.unwrap();
+    let (code, status) = error_code(iam.get_user().user_name("alice2").send().await);
+    assert_eq!((code.as_str(), status), ("NoSuchEntity", 404));
+}
+
+#[tokio::test]
+async fn invalid_names_are_refused_and_change_nothing() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    for bad in ["has space", "", &"x".repeat(65), "semi;colon"] {
+        let (code, status) = error_code(iam.create_user().user_name(bad).send().await);
+        assert_eq!(
+            (code.as_str(), status),
+            ("ValidationError", 400),
+            "name {bad:?}"
+        );
+    }
+    let (code, _) = error_code(
+        iam.create_user()
+            .user_name("ok")
+            .path("no-slashes")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationError");
+    assert!(iam.list_users().send().await.unwrap().users().is_empty());
+}
+
+#[tokio::test]
+async fn list_users_paginates_with_marker_and_max_items() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    for i in 0..7 {
+        iam.create_user()
+            .user_name(format!("user{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let first = iam.list_users().max_items(3).send().await.unwrap();
+    assert_eq!(first.users().len(), 3);
+    assert!(first.is_truncated());
+    let marker = first.marker().unwrap().to_owned();
+    let second = iam
+        .list_users()
+        .max_items(3)
+        .marker(marker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.users()[0].user_name(), "user3");
+    // The SDK's paginator walks every page.
+    let all: Vec<String> = iam
+        .list_users()
+        .max_items(2)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.user_name().to_owned())
+        .collect();
+    assert_eq!(all.len(), 7);
+}
+
+#[tokio::test]
+async fn groups_membership_and_delete_conflicts() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    iam.create_group().group_name("devs").send().await.unwrap();
+    iam.create_user().user_name("bob").send().await.unwrap();
+    iam.add_user_to_group()
+        .group_name("devs")
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+
+    let group = iam.get_group().group_name("devs").send().await.unwrap();
+    assert_eq!(group.users().len(), 1);
+    let groups = iam
+        .list_groups_for_user()
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.groups()[0].group_name(), "devs");
+
+    let (code, status) = error_code(iam.delete_group().group_name("devs").send().await);
+    assert_eq!((code.as_str(), status), ("DeleteConflict", 409));
+    let (code, _) = error_code(iam.delete_user().user_name("bob").send().await);
+    assert_eq!(code, "DeleteConflict");
+
+    iam.remove_user_from_group()
+        .group_name("devs")
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_group().group_name("devs").send().await.unwrap();
+    iam.delete_user().user_name("bob").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn managed_policies_versions_and_attachments() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    let created = iam
+        .create_policy()
+        .policy_name("read-s3")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.policy().unwrap().arn().unwrap().to_owned();
+    assert_eq!(arn, format!("arn:aws:iam::{ACCOUNT}:policy/read-s3"));
+
+    for _ in 0..4 {
+        iam.create_policy_version()
+            .policy_arn(&arn)
+            .policy_document(ALLOW_ALL_IAM)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (code, status) = error_code(
+        iam.create_policy_version()
+            .policy_arn(&arn)
+            .policy_document(ALLOW_ALL_IAM)
+            .send()
+            .await,
+    );
+    assert_eq!((code.as_str(), status), ("LimitExceeded", 409));
+    let (code, _) = error_code(
+        iam.delete_policy_version()
+            .policy_arn(&arn)
+            .version_id("v1")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "DeleteConflict");
+    iam.set_default_policy_version()
+        .policy_arn(&arn)
+        .version_id("v3")
+        .send()
+        .await
+        .unwrap();
+    let version = iam
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id("v3")
+        .send()
+        .await
+        .unwrap();
+    let version = version.policy_version().unwrap();
+    assert!(version.is_default_version());
+    // AWS returns the document URL-encoded.
+    assert!(version.document().unwrap().contains("%22iam%3A%2A%22"));
+
+    iam.create_user().user_name("carol").send().await.unwrap();
+    iam.attach_user_policy()
+        .user_name("carol")
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached.attached_policies()[0].policy_arn(),
+        Some(arn.as_str())
+    );
+    let entities = iam
+        .list_entities_for_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(entities.policy_users()[0].user_name(), Some("carol"));
+    let (code, _) = error_code(iam.delete_policy().policy_arn(&arn).send().await);
+    assert_eq!(code, "DeleteConflict");
+
+    // AWS managed policies are listed and attachable.
+    let aws = iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Aws)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = aws
+        .policies()
+        .iter()
+        .filter_map(|p| p.policy_name())
+        .collect();
+    for expected in [
+        "AdministratorAccess",
+        "PowerUserAccess",
+        "ReadOnlyAccess",
+        "IAMFullAccess",
+        "IAMReadOnlyAccess",
+        "IAMUserChangePassword",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    iam.attach_user_policy()
+        .user_name("carol")
+        .policy_arn("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let only_attached = iam
+        .list_policies()
+        .only_attached(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(only_attached.policies().len(), 2);
+}
+
+#[tokio::test]
+async fn malformed_policy_documents_are_refused_and_change_nothing() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    for (doc, expected) in [
+        ("not json", "Syntax errors in policy"),
+        (
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#,
+            "Policy document should not specify a principal",
+        ),
+        (
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3","Resource":"*"}}"#,
+            "prefaced by a vendor",
+        ),
+    ] {
+        let result = iam
+            .create_policy()
+            .policy_name("bad")
+            .policy_document(doc)
+            .send()
+            .await;
+        let err = result.expect_err("malformed");
+        let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+            Some("MalformedPolicyDocument")
+        );
+        assert!(message.contains(expected), "{message}");
+    }
+    let big = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"s3:*","Resource":["{}"]}}}}"#,
+        "arn:aws:s3:::b/x".repeat(400)
+    );
+    let (code, _) = error_code(
+        iam.create_policy()
+            .policy_name("big")
+            .policy_document(big)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "LimitExceeded");
+    let local = iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    assert!(local.policies().is_empty());
+}
+
+#[tokio::test]
+async fn access_keys_limits_status_and_deletion() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    iam.create_user().user_name("dave").send().await.unwrap();
+    let k1 = iam
+        .create_access_key()
+        .user_name("dave")
+        .send()
+        .await
+        .unwrap();
+    let k1 = k1.access_key().unwrap().clone();
+    assert!(k1.access_key_id().starts_with("AKIA"));
+    assert_eq!(k1.secret_access_key().len(), 40);
+    iam.create_access_key()
+        .user_name("dave")
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = error_code(iam.create_access_key().user_name("dave").send().await);
+    assert_eq!(code, "LimitExceeded");
+
+    iam.put_user_policy()
+        .user_name("dave")
+        .policy_name("self")
+        .policy_document(ALLOW_ALL_IAM)
+        .send()
+        .await
+        .unwrap();
+    let dave = server.iam(k1.access_key_id(), k1.secret_access_key());
+    dave.get_user().send().await.unwrap();
+
+    iam.update_access_key()
+        .user_name("dave")
+        .access_key_id(k1.access_key_id())
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    let (code, status) = error_code(dave.get_user().send().await);
+    assert_eq!((code.as_str(), status), ("InvalidClientTokenId", 403));
+
+    let keys = iam
+        .list_access_keys()
+        .user_name("dave")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.access_key_metadata().len(), 2);
+    iam.delete_access_key()
+        .user_name("dave")
+        .access_key_id(k1.access_key_id())
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = error_code(dave.get_user().send().await);
+    assert_eq!(code, "InvalidClientTokenId");
+}
+
+#[tokio::test]
+async fn a_user_is_allowed_and_denied_by_its_own_and_its_groups_policies() {
+    let server = TestServer::start().await;
+    let root = server.root();
+    let erin = server
+        .user_with_policy(
+            "erin",
+            Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["iam:GetUser","iam:ListUsers"],"Resource":"*"}}"#),
+        )
+        .await;
+    erin.get_user().send().await.unwrap();
+    erin.list_users().send().await.unwrap();
+    let err = erin
+        .create_user()
+        .user_name("frank")
+        .send()
+        .await
+        .expect_err("denied");
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        message,
+        format!(
+            "User: arn:aws:iam::{ACCOUNT}:user/erin is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::{ACCOUNT}:user/frank because no identity-based policy allows the iam:CreateUser action"
+        )
+    );
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+
+    // Joining a group that allows it grants it.
+    root.create_group()
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap();
+    root.attach_group_policy()
+        .group_name("admins")
+        .policy_arn("arn:aws:iam::aws:policy/IAMFullAccess")
+        .send()
+        .await
+        .unwrap();
+    root.add_user_to_group()
+        .group_name("admins")
+        .user_name("erin")
+        .send()
+        .await
+        .unwrap();
+    erin.create_user().user_name("frank").send().await.unwrap();
+
+    // An explicit deny wins over the group's allow.
+    root.put_user_policy()
+        .user_name("erin")
+        .policy_name("no-deletes")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"iam:Delete*","Resource":"*"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let err = erin
+        .delete_user()
+        .user_name("frank")
+        .send()
+        .await
+        .expect_err("denied");
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.ends_with("with an explicit deny in an identity-based policy"),
+        "{message}"
+    );
+    root.get_user().user_name("frank").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_permissions_boundary_caps_a_user() {
+    let server = TestServer::start().await;
+    let root = server.root();
+    let boundary = root
+        .create_policy()
+        .policy_name("read-only-boundary")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["iam:Get*","iam:List*"],"Resource":"*"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let boundary_arn = boundary.policy().unwrap().arn().unwrap().to_owned();
+    let gina = server.user_with_policy("gina", Some(ALLOW_ALL_IAM)).await;
+    gina.create_user()
+        .user_name("made-before-boundary")
+        .send()
+        .await
+        .unwrap();
+    root.put_user_permissions_boundary()
+        .user_name("gina")
+        .permissions_boundary(&boundary_arn)
+        .send()
+        .await
+        .unwrap();
+    gina.list_users().send().await.unwrap();
+    let err = gina
+        .create_user()
+        .user_name("made-after")
+        .send()
+        .await
+        .expect_err("capped");
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("because no permissions boundary allows the iam:CreateUser action"),
+        "{message}"
+    );
+    let user = root.get_user().user_name("gina").send().await.unwrap();
+    assert_eq!(
+        user.user()
+            .unwrap()
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(boundary_arn.as_str())
+    );
+    root.delete_user_permissions_boundary()
+        .user_name("gina")
+        .send()
+        .await
+        .unwrap();
+    gina.create_user()
+        .user_name("made-after")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn tag_based_conditions_are_enforced() {
+    let server = TestServer::start().await;
+    let root = server.root();
+    // May manage users tagged team=blue only, and may only tag them team=blue.
+    let hank = server
+        .user_with_policy(
+            "hank",
+            Some(
+                r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":["iam:GetUser","iam:UpdateUser"],"Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}},
+                {"Effect":"Allow","Action":"iam:CreateUser","Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/team":"blue"},"ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}}]}"#,
+            ),
+        )
+        .await;
+    let tag = |v: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key("team")
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    root.create_user()
+        .user_name("blue1")
+        .tags(tag("blue"))
+        .send()
+        .await
+        .unwrap();
+    root.create_user()
+        .user_name("red1")
+        .tags(tag("red"))
+        .send()
+        .await
+        .unwrap();
+    hank.get_user().user_name("blue1").send().await.unwrap();
+    let (code, _) = error_code(hank.get_user().user_name("red1").send().await);
+    assert_eq!(code, "AccessDenied");
+    hank.create_user()
+        .user_name("blue2")
+        .tags(tag("blue"))
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = error_code(
+        hank.create_user()
+            .user_name("red2")
+            .tags(tag("red"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _) = error_code(hank.create_user().user_name("untagged").send().await);
+    assert_eq!(code, "AccessDenied");
+    let (code, _) = error_code(root.get_user().user_name("red2").send().await);
+    assert_eq!(code, "NoSuchEntity");
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let mut server = TestServer::start().await;
+    let root = server.root();
+    root.create_user().user_name("ivy").send().await.unwrap();
+    root.put_user_policy()
+        .user_name("ivy")
+        .policy_name("inline")
+        .policy_document(ALLOW_ALL_IAM)
+        .send()
+        .await
+        .unwrap();
+    let key = root
+        .create_access_key()
+        .user_name("ivy")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap().clone();
+    root.create_group().group_name("g").send().await.unwrap();
+    root.add_user_to_group()
+        .group_name("g")
+        .user_name("ivy")
+        .send()
+        .await
+        .unwrap();
+
+    server.restart().await;
+
+    let root = server.root();
+    root.get_group().group_name("g").send().await.unwrap();
+    let policy = root
+        .get_user_policy()
+        .user_name("ivy")
+        .policy_name("inline")
+        .send()
+        .await
+        .unwrap();
+    assert!(policy.policy_document().contains("iam%3A%2A"));
+    // The secret was sealed at rest and opened again: the key still signs, and the user's
+    // policies still allow.
+    let ivy = server.iam(key.access_key_id(), key.secret_access_key());
+    let me = ivy.get_user().send().await.unwrap();
+    assert_eq!(me.user().unwrap().user_name(), "ivy");
+    ivy.create_user()
+        .user_name("after-restart")
+        .send()
+        .await
+        .unwrap();
+    // The secret is not stored in the clear.
+    let db = std::fs::read(server.dir.path().join("portcullis.db")).unwrap();
+    let wal = std::fs::read(server.dir.path().join("portcullis.db-wal")).unwrap_or_default();
+    let secret = key.secret_access_key().as_bytes();
+    for bytes in [&db, &wal] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret));
+    }
+}
+
+/// Sends raw HTTP and returns the status and body.
+async fn raw_post(server: &TestServer, headers: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.server.as_ref().unwrap().local_addr;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+#[tokio::test]
+async fn bad_signatures_and_bad_requests_get_aws_errors() {
+    let server = TestServer::start().await;
+    let (status, body) = raw_post(&server, "", "Action=ListUsers&Version=2010-05-08").await;
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("<Code>MissingAuthenticationToken</Code>"),
+        "{body}"
+    );
+
+    let wrong_secret = server.iam(common::ROOT_KEY, "not-the-secret");
+    let (code, status) = error_code(wrong_secret.list_users().send().await);
+    assert_eq!((code.as_str(), status), ("SignatureDoesNotMatch", 403));
+
+    let unknown = server.iam("AKIAUNKNOWNKEY000000", "whatever");
+    let (code, status) = error_code(unknown.list_users().send().await);
+    assert_eq!((code.as_str(), status), ("InvalidClientTokenId", 403));
+
+    let forged = "AWS4-HMAC-SHA256 Credential=AKIAROOTEXAMPLE00001/20260101/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+    let (status, body) = raw_post(
+        &server,
+        &format!("Authorization: {forged}\r\nX-Amz-Date: 20260101T000000Z\r\n"),
+        "Action=CreateUser&Version=2010-05-08&UserName=mallory",
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("RequestTimeTooSkewed") || body.contains("SignatureDoesNotMatch"),
+        "{body}"
+    );
+
+    let huge = format!(
+        "Action=ListUsers&Version=2010-05-08&Pad={}",
+        "x".repeat(portcullis_server::MAX_BODY_BYTES)
+    );
+    let (status, body) = raw_post(&server, "", &huge).await;
+    assert_eq!(status, 413);
+    assert!(
+        body.contains("<Code>RequestEntityTooLarge</Code>"),
+        "{body}"
+    );
+
+    let root = server.root();
+    let (code, _) = error_code(root.get_user().user_name("mallory").send().await);
+    assert_eq!(code, "NoSuchEntity");
+}
