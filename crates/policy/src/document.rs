@@ -217,7 +217,7 @@ impl ResourcePattern {
                 let Some((head, rest)) = resource.split_head() else {
                     return false;
                 };
-                head.len() == prefix.len() && head == &**prefix && part.matches(rest, context)
+                part.matches(rest, context) && crate::glob::eq_short(head, prefix)
             }
             ResourceMatcher::Arn {
                 head,

@@ -90,8 +90,8 @@ impl Glob {
     pub(crate) fn matches(&self, text: &str) -> bool {
         match self {
             Glob::Any => true,
-            Glob::Exact(s) => **s == *text,
-            Glob::Prefix(p) => text.starts_with(&**p),
+            Glob::Exact(s) => eq_short(s, text),
+            Glob::Prefix(p) => starts_with_short(text, p),
             Glob::Pieces(pieces) => match_pieces(pieces, OwnedPiece::as_piece, text),
         }
     }
@@ -103,6 +103,37 @@ impl Glob {
             _ => None,
         }
     }
+}
+
+/// Byte equality without a call to `memcmp`: the strings compared here are short (ARN
+/// segments, action names), where the call costs more than the comparison.
+#[inline]
+pub(crate) fn eq_short(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+}
+
+/// `text.starts_with(prefix)` by [`eq_short`].
+#[inline]
+pub(crate) fn starts_with_short(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.is_char_boundary(prefix.len())
+        && eq_short(&text[..prefix.len()], prefix)
 }
 
 /// Length in bytes of the character that starts at byte `i` of `text`.
@@ -130,7 +161,7 @@ pub(crate) fn match_pieces<T>(pieces: &[T], piece: impl Fn(&T) -> Piece<'_>, tex
                     p += 1;
                     continue;
                 }
-                Piece::Lit(lit) if text[t..].starts_with(lit) => {
+                Piece::Lit(lit) if starts_with_short(&text[t..], lit) => {
                     t += lit.len();
                     p += 1;
                     continue;
