@@ -18,6 +18,9 @@ pub struct ServeArgs {
     /// The default account's id at first start (random when not given).
     #[arg(long)]
     account_id: Option<String>,
+    /// Users per account (AWS's quota is 5,000; a self-hosted deployment may raise it).
+    #[arg(long, default_value_t = 5_000)]
+    max_users: usize,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -54,6 +57,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         account_id: args.account_id,
         root_credentials,
         master_key_file: std::env::var_os("PORTCULLIS_MASTER_KEY_FILE").map(PathBuf::from),
+        limits: portcullis_server::Limits {
+            max_users: args.max_users,
+        },
     };
     let mut server = match start(config).await {
         Ok(s) => s,

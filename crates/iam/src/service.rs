@@ -17,7 +17,7 @@ use crate::model::{
     AccessKey, AccountSettings, KeyStatus, ManagedPolicy, PolicyDocument, Secret, now_timestamp,
 };
 use crate::seal::MasterKey;
-use crate::state::{AccountState, IamState, Touched};
+use crate::state::{AccountState, IamState, Limits, Touched};
 use crate::store::Store;
 
 /// The compiled policies of one principal, as the engine takes them.
@@ -133,12 +133,17 @@ pub struct RootCredentials {
 }
 
 impl IamService {
-    /// Loads the state from `store`.
-    pub fn open(store: Box<dyn Store>, master_key: MasterKey) -> IamResult<IamService> {
+    /// Loads the state from `store`, with this deployment's quotas.
+    pub fn open(
+        store: Box<dyn Store>,
+        master_key: MasterKey,
+        limits: Limits,
+    ) -> IamResult<IamService> {
         let rows = store
             .load()
             .map_err(|e| IamError::ServiceFailure(e.to_string()))?;
-        let state = IamState::from_rows(rows, &master_key).map_err(IamError::ServiceFailure)?;
+        let mut state = IamState::from_rows(rows, &master_key).map_err(IamError::ServiceFailure)?;
+        state.limits = limits;
         Ok(IamService {
             snapshot: ArcSwap::from_pointee(Snapshot::new(state)),
             writer: Mutex::new(()),

@@ -32,6 +32,21 @@ pub struct IamState {
     pub accounts: OrdMap<String, AccountState>,
     /// Long-term access keys of every account, by key id.
     pub access_keys: OrdMap<String, AccessKey>,
+    /// Quotas of this deployment (not stored: they come from configuration).
+    pub limits: Limits,
+}
+
+/// Account quotas an operator may raise above AWS's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Users per account (AWS: 5,000).
+    pub max_users: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_users: 5_000 }
+    }
 }
 
 /// How an access key is stored: the secret sealed.

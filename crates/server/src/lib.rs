@@ -18,6 +18,7 @@ use std::sync::Arc;
 use portcullis_iam::IamService;
 use portcullis_iam::model::Secret;
 use portcullis_iam::seal::{MasterKey, write_private_file};
+pub use portcullis_iam::state::Limits;
 use portcullis_iam::store::SqliteStore;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     pub root_credentials: Option<(String, String)>,
     /// Where the master key lives (`<data-dir>/master.key` when `None`).
     pub master_key_file: Option<PathBuf>,
+    /// Quotas (AWS's defaults unless raised).
+    pub limits: Limits,
 }
 
 /// Why the server could not start.
@@ -101,7 +104,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .unwrap_or_else(|| config.data_dir.join("master.key"));
     let master_key = MasterKey::load_or_create(&key_path)?;
     let store = SqliteStore::open(&config.data_dir.join("portcullis.db"))?;
-    let service = IamService::open(Box::new(store), master_key)?;
+    let service = IamService::open(Box::new(store), master_key, config.limits)?;
 
     let existing = service.account_ids();
     let account_id = match (existing.first(), &config.account_id) {

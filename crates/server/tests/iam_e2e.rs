@@ -90,6 +90,22 @@ async fn invalid_names_are_refused_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn the_user_quota_is_enforced() {
+    let server = TestServer::start_with(portcullis_server::Limits { max_users: 3 }).await;
+    let iam = server.root();
+    for i in 0..3 {
+        iam.create_user()
+            .user_name(format!("u{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (code, status) = error_code(iam.create_user().user_name("u3").send().await);
+    assert_eq!((code.as_str(), status), ("LimitExceeded", 409));
+    assert_eq!(iam.list_users().send().await.unwrap().users().len(), 3);
+}
+
+#[tokio::test]
 async fn list_users_paginates_with_marker_and_max_items() {
     let server = TestServer::start().await;
     let iam = server.root();

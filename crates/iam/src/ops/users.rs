@@ -6,9 +6,6 @@ use crate::model::{Tag, User, now_timestamp};
 use crate::names::{check_name, check_path, check_tags};
 use crate::state::{IamState, Touched};
 
-/// The most users an account may have.
-pub const MAX_USERS: usize = 5_000;
-
 pub fn create_user(
     state: &mut IamState,
     touched: &mut Touched,
@@ -25,15 +22,16 @@ pub fn create_user(
     if let Some(arn) = boundary {
         super::attachments::check_boundary_policy(state, account_id, arn)?;
     }
+    let max_users = state.limits.max_users;
     let account = state.account_mut(account_id)?;
     if account.users.contains_key(&name.to_lowercase()) {
         return Err(IamError::EntityAlreadyExists(format!(
             "User with name {name} already exists."
         )));
     }
-    if account.users.len() >= MAX_USERS {
+    if account.users.len() >= max_users {
         return Err(IamError::LimitExceeded(format!(
-            "Cannot exceed quota for UsersPerAccount: {MAX_USERS}."
+            "Cannot exceed quota for UsersPerAccount: {max_users}."
         )));
     }
     let user = User {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use aws_credential_types::Credentials;
 use aws_sdk_iam::config::{BehaviorVersion, Region};
-use portcullis_server::{RunningServer, ServerConfig, start};
+use portcullis_server::{Limits, RunningServer, ServerConfig, start};
 
 pub const ACCOUNT: &str = "111122223333";
 pub const ROOT_KEY: &str = "AKIAROOTEXAMPLE00001";
@@ -20,8 +20,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::start_with(Limits::default()).await
+    }
+
+    pub async fn start_with(limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = start_in(dir.path().to_path_buf()).await;
+        let server = start_in(dir.path().to_path_buf(), limits).await;
         TestServer {
             server: Some(server),
             dir,
@@ -52,7 +56,7 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
-        self.server = Some(start_in(self.dir.path().to_path_buf()).await);
+        self.server = Some(start_in(self.dir.path().to_path_buf(), Limits::default()).await);
     }
 
     /// A user with an access key and the given inline policy; returns its IAM client.
@@ -83,13 +87,14 @@ impl TestServer {
     }
 }
 
-async fn start_in(dir: PathBuf) -> RunningServer {
+async fn start_in(dir: PathBuf, limits: Limits) -> RunningServer {
     start(ServerConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: dir,
         account_id: Some(ACCOUNT.to_owned()),
         root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
         master_key_file: None,
+        limits,
     })
     .await
     .expect("server starts")

@@ -1,0 +1,307 @@
+//! Requests per second over HTTP on loopback (issue 3):
+//! - an authorized GetUser (SigV4 verify + policy decision + XML) by a user whose inline
+//!   policy allows it, in an account of 10,000 users;
+//! - CreateUser followed by DeleteUser (two committed writes), same account;
+//! - the floor: the same GetUser request answered by a bare axum handler with a fixed body,
+//!   in the same run, through the same client.
+//!
+//! The load generator runs in the same process (the machine has 2 cores): `CONNECTIONS`
+//! keep-alive connections, each sending requests back to back for `BENCH_SECONDS` (default 5).
+//!
+//! Run: `cargo bench -p portcullis-server --bench http`
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::post;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use portcullis_server::{ServerConfig, start};
+use portcullis_sigv4::{Request as SignRequest, SigningParams, sign};
+
+const ROOT_KEY: &str = "AKIABENCHROOT0000001";
+const ROOT_SECRET: &str = "benchRootSecret0000000000000000000000000";
+const CONNECTIONS: usize = 16;
+const USERS: usize = 10_000;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+struct Signer {
+    key: String,
+    secret: String,
+    addr: SocketAddr,
+}
+
+impl Signer {
+    /// A signed POST of `body` to `/`.
+    fn request(&self, body: &str) -> hyper::Request<Full<Bytes>> {
+        let host = self.addr.to_string();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let unsigned = SignRequest::new("POST", "/", "")
+            .header("host", &host)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.as_bytes());
+        let params = SigningParams::new(&self.key, &self.secret, "us-east-1", "iam", now);
+        let added = sign(&unsigned, &params).expect("signing a well-formed request");
+        let mut builder = hyper::Request::post(format!("http://{host}/"))
+            .header("host", &host)
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in added {
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .expect("valid request")
+    }
+}
+
+async fn send(client: &HttpClient, request: hyper::Request<Full<Bytes>>) -> (u16, Bytes) {
+    let response = client.request(request).await.expect("the server answers");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (status, body)
+}
+
+/// Runs `make_request` on every connection for `seconds`; returns requests per second.
+async fn load<F, Fut>(seconds: f64, work: F) -> (f64, u64)
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = u64> + Send,
+{
+    let work = Arc::new(work);
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CONNECTIONS {
+        let work = work.clone();
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                done.fetch_add(work(c, i).await, Ordering::Relaxed);
+                i += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("load task");
+    }
+    let total = done.load(Ordering::Relaxed);
+    (total as f64 / start.elapsed().as_secs_f64(), total)
+}
+
+fn main() {
+    let seconds: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(seconds));
+}
+
+async fn run(seconds: f64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: dir.path().to_path_buf(),
+        account_id: Some("111122223333".into()),
+        root_credentials: Some((ROOT_KEY.into(), ROOT_SECRET.into())),
+        master_key_file: None,
+        limits: portcullis_server::Limits { max_users: 20_000 },
+    })
+    .await
+    .expect("server starts");
+    let addr = server.local_addr;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let root = Arc::new(Signer {
+        key: ROOT_KEY.into(),
+        secret: ROOT_SECRET.into(),
+        addr,
+    });
+
+    // An account of 10,000 users.
+    let t = Instant::now();
+    let made = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..CONNECTIONS {
+        let (client, root, made) = (client.clone(), root.clone(), made.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in (c..USERS).step_by(CONNECTIONS) {
+                let body = format!("Action=CreateUser&Version=2010-05-08&UserName=user{i:05}");
+                let (status, _) = send(&client, root.request(&body)).await;
+                assert_eq!(status, 200);
+                made.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("populate");
+    }
+    println!(
+        "populated {} users in {:.1} s ({:.0} CreateUser/s, {CONNECTIONS} connections)",
+        made.load(Ordering::Relaxed),
+        t.elapsed().as_secs_f64(),
+        made.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64()
+    );
+
+    // The benchmarking user: its own policy allows what it does.
+    let setup = [
+        "Action=CreateUser&Version=2010-05-08&UserName=bench".to_owned(),
+        format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName=bench&PolicyName=p&PolicyDocument={}",
+            portcullis_bench_encode(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:CreateUser","iam:DeleteUser"],"Resource":"arn:aws:iam::111122223333:user/*"},{"Effect":"Deny","Action":"iam:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#
+            )
+        ),
+    ];
+    for body in &setup {
+        let (status, text) = send(&client, root.request(body)).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&text));
+    }
+    let (status, text) = send(
+        &client,
+        root.request("Action=CreateAccessKey&Version=2010-05-08&UserName=bench"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let between = |a: &str, b: &str| {
+        let start = text.find(a).expect("field") + a.len();
+        let end = text[start..].find(b).expect("end") + start;
+        text[start..end].to_owned()
+    };
+    let bench = Arc::new(Signer {
+        key: between("<AccessKeyId>", "</AccessKeyId>"),
+        secret: between("<SecretAccessKey>", "</SecretAccessKey>"),
+        addr,
+    });
+
+    // GetUser of one of the 10,000, signed once and replayed (valid for 15 minutes).
+    let get_body = "Action=GetUser&Version=2010-05-08&UserName=user04242";
+    let (status, reference) = send(&client, bench.request(get_body)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reference));
+    let template = bench.request(get_body);
+    let (parts, _) = template.into_parts();
+    let headers = Arc::new(parts.headers);
+    let get_user = {
+        let (client, headers) = (client.clone(), headers.clone());
+        move |_c: usize, _i: u64| {
+            let (client, headers) = (client.clone(), headers.clone());
+            async move {
+                let mut request = hyper::Request::post(format!("http://{addr}/"))
+                    .body(Full::new(Bytes::from_static(get_body.as_bytes())))
+                    .expect("request");
+                *request.headers_mut() = (*headers).clone();
+                let (status, _) = send(&client, request).await;
+                assert_eq!(status, 200);
+                1
+            }
+        }
+    };
+    let (get_rps, get_n) = load(seconds, get_user).await;
+
+    let create_delete = {
+        let (client, bench) = (client.clone(), bench.clone());
+        move |c: usize, i: u64| {
+            let (client, bench) = (client.clone(), bench.clone());
+            async move {
+                let name = format!("tmp-{c}-{i}");
+                let (s1, _) = send(
+                    &client,
+                    bench.request(&format!(
+                        "Action=CreateUser&Version=2010-05-08&UserName={name}"
+                    )),
+                )
+                .await;
+                let (s2, _) = send(
+                    &client,
+                    bench.request(&format!(
+                        "Action=DeleteUser&Version=2010-05-08&UserName={name}"
+                    )),
+                )
+                .await;
+                assert_eq!((s1, s2), (200, 200));
+                1
+            }
+        }
+    };
+    let (cd_rps, cd_n) = load(seconds, create_delete).await;
+    server.shutdown().await;
+
+    // The floor: a bare axum handler with the same response body, same client, same load.
+    let fixed = Bytes::from(reference.to_vec());
+    let app = Router::new().route(
+        "/",
+        post(move |body: Bytes| {
+            let fixed = fixed.clone();
+            async move {
+                std::hint::black_box(body);
+                ([("content-type", "text/xml")], fixed)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let bare_addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let bare = {
+        let (client, headers) = (client.clone(), headers.clone());
+        move |_c: usize, _i: u64| {
+            let (client, headers) = (client.clone(), headers.clone());
+            async move {
+                let mut request = hyper::Request::post(format!("http://{bare_addr}/"))
+                    .body(Full::new(Bytes::from_static(get_body.as_bytes())))
+                    .expect("request");
+                *request.headers_mut() = (*headers).clone();
+                let (status, _) = send(&client, request).await;
+                assert_eq!(status, 200);
+                1
+            }
+        }
+    };
+    let (bare_rps, bare_n) = load(seconds, bare).await;
+
+    println!(
+        "\n{:<44} {:>12} {:>10}",
+        "workload (10,000 users, 16 connections)", "requests/s", "requests"
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10}",
+        "GetUser, authorized (portcullis)", get_rps, get_n
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10}",
+        "CreateUser+DeleteUser pairs (portcullis)", cd_rps, cd_n
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10}",
+        "GetUser floor (bare axum, fixed body)", bare_rps, bare_n
+    );
+    println!(
+        "\nportcullis GetUser runs at {:.0}% of the bare-axum floor",
+        100.0 * get_rps / bare_rps
+    );
+}
+
+/// Form-encodes a parameter value.
+fn portcullis_bench_encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
