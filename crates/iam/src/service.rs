@@ -14,7 +14,8 @@ use portcullis_policy::{LabeledPolicy, PolicySet};
 use crate::aws_managed::aws_managed;
 use crate::error::{IamError, IamResult};
 use crate::model::{
-    AccessKey, AccountSettings, KeyStatus, ManagedPolicy, PolicyDocument, Secret, now_timestamp,
+    AccessKey, AccessKeyLastUsed, AccountSettings, KeyStatus, ManagedPolicy, PolicyDocument,
+    Secret, now_timestamp,
 };
 use crate::seal::MasterKey;
 use crate::state::{AccountState, IamState, Limits, Touched};
@@ -121,6 +122,9 @@ pub struct IamService {
     writer: Mutex<()>,
     store: Box<dyn Store>,
     master_key: MasterKey,
+    /// Access-key uses not yet written to the store: recorded on the request path without a
+    /// write, flushed in batches by [`IamService::flush_key_uses`].
+    key_uses: Mutex<HashMap<String, AccessKeyLastUsed>>,
 }
 
 /// Root credentials made or adopted at first start.
@@ -149,6 +153,59 @@ impl IamService {
             writer: Mutex::new(()),
             store,
             master_key,
+            key_uses: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Notes that `access_key_id` was just used (no store write on the request path).
+    pub fn record_key_use(&self, access_key_id: &str, service: &str, region: &str) {
+        if let Ok(mut uses) = self.key_uses.lock() {
+            uses.insert(
+                access_key_id.to_owned(),
+                AccessKeyLastUsed {
+                    date: now_timestamp(),
+                    service: service.to_owned(),
+                    region: region.to_owned(),
+                },
+            );
+        }
+    }
+
+    /// The last use of a key: a recorded one not yet flushed, else the stored one.
+    pub fn key_last_used(&self, access_key_id: &str) -> Option<AccessKeyLastUsed> {
+        let pending = self
+            .key_uses
+            .lock()
+            .ok()
+            .and_then(|u| u.get(access_key_id).cloned());
+        pending.or_else(|| {
+            self.snapshot()
+                .state
+                .access_keys
+                .get(access_key_id)
+                .and_then(|k| k.last_used.clone())
+        })
+    }
+
+    /// Writes the recorded key uses to the store in one transaction.
+    pub fn flush_key_uses(&self) -> IamResult<usize> {
+        let uses: Vec<(String, AccessKeyLastUsed)> = match self.key_uses.lock() {
+            Ok(mut u) => u.drain().collect(),
+            Err(_) => return Ok(0),
+        };
+        if uses.is_empty() {
+            return Ok(0);
+        }
+        self.write(|state, touched| {
+            let mut n = 0;
+            for (id, used) in uses {
+                if let Some(key) = state.access_keys.get_mut(&id) {
+                    key.last_used = Some(used);
+                    touched.access_key(&key.account_id.clone(), &id);
+                    n += 1;
+                }
+            }
+            Ok(n)
         })
     }
 

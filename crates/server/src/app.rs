@@ -132,6 +132,9 @@ fn handle(
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    state
+        .service
+        .record_key_use(&caller.access_key_id, "iam", "us-east-1");
     let Some(action) = params.get("Action").map(str::to_owned) else {
         return fail(ApiError::new(
             "MissingAction",

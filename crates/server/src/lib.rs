@@ -26,6 +26,17 @@ use tokio::task::JoinHandle;
 
 pub use app::MAX_BODY_BYTES;
 
+/// How often recorded access-key uses are written to the store (and at shutdown).
+const KEY_USE_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn flush_key_uses(state: &Arc<app::AppState>) {
+    let state = state.clone();
+    let flushed = tokio::task::spawn_blocking(move || state.service.flush_key_uses()).await;
+    if let Ok(Err(e)) = flushed {
+        tracing::warn!(error = %e, "could not store access key last-used times");
+    }
+}
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -154,8 +165,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         message: e.to_string(),
     })?;
     let state = Arc::new(app::AppState { service });
-    let router = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
+    let flusher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(KEY_USE_FLUSH_INTERVAL);
+            loop {
+                tick.tick().await;
+                flush_key_uses(&state).await;
+            }
+        })
+    };
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async {
@@ -165,6 +186,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         if let Err(e) = served {
             tracing::error!(error = %e, "server stopped with an error");
         }
+        flusher.abort();
+        flush_key_uses(&state).await;
     });
     Ok(RunningServer {
         local_addr,

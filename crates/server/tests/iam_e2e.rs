@@ -632,9 +632,30 @@ async fn state_survives_a_restart() {
         .await
         .unwrap();
 
+    let ivy = server.iam(key.access_key_id(), key.secret_access_key());
+    ivy.get_user().send().await.unwrap();
+    let used = root
+        .get_access_key_last_used()
+        .access_key_id(key.access_key_id())
+        .send()
+        .await
+        .unwrap();
+    let used = used.access_key_last_used().unwrap();
+    assert_eq!(used.service_name(), "iam");
+    assert!(used.last_used_date().is_some());
+
     server.restart().await;
 
     let root = server.root();
+    // Key use is written at shutdown, so it survives the restart.
+    let used = root
+        .get_access_key_last_used()
+        .access_key_id(key.access_key_id())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.access_key_last_used().unwrap().service_name(), "iam");
+    assert_eq!(used.user_name(), Some("ivy"));
     root.get_group().group_name("g").send().await.unwrap();
     let policy = root
         .get_user_policy()

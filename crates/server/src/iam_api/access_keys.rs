@@ -104,7 +104,8 @@ pub fn get_access_key_last_used(call: &Call<'_>) -> Result<Xml, ApiError> {
         "UserName",
         key.user_name.as_deref().unwrap_or(call.account()),
     );
-    x.elem("AccessKeyLastUsed", |x| match &key.last_used {
+    let last_used = call.service.key_last_used(&key.access_key_id);
+    x.elem("AccessKeyLastUsed", |x| match &last_used {
         Some(used) => {
             x.text("LastUsedDate", &used.date)
                 .text("ServiceName", &used.service)
