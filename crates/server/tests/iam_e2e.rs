@@ -750,3 +750,80 @@ async fn bad_signatures_and_bad_requests_get_aws_errors() {
     let (code, _) = error_code(root.get_user().user_name("mallory").send().await);
     assert_eq!(code, "NoSuchEntity");
 }
+
+#[tokio::test]
+async fn account_authorization_details_list_everything_with_its_policies() {
+    use aws_sdk_iam::types::EntityType;
+    let server = TestServer::start().await;
+    let iam = server.root();
+    iam.create_group().group_name("ops").send().await.unwrap();
+    iam.put_group_policy()
+        .group_name("ops")
+        .policy_name("g-inline")
+        .policy_document(ALLOW_ALL_IAM)
+        .send()
+        .await
+        .unwrap();
+    iam.create_user().user_name("jo").send().await.unwrap();
+    iam.add_user_to_group()
+        .group_name("ops")
+        .user_name("jo")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("jo")
+        .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.create_policy()
+        .policy_name("local")
+        .policy_document(ALLOW_ALL_IAM)
+        .send()
+        .await
+        .unwrap();
+
+    let all = iam
+        .get_account_authorization_details()
+        .send()
+        .await
+        .unwrap();
+    let user = &all.user_detail_list()[0];
+    assert_eq!(user.user_name(), Some("jo"));
+    assert_eq!(user.group_list(), ["ops"]);
+    assert_eq!(
+        user.attached_managed_policies()[0].policy_arn(),
+        Some("arn:aws:iam::aws:policy/ReadOnlyAccess")
+    );
+    let group = &all.group_detail_list()[0];
+    assert_eq!(group.group_policy_list()[0].policy_name(), Some("g-inline"));
+    let policy_names: Vec<&str> = all
+        .policies()
+        .iter()
+        .filter_map(|p| p.policy_name())
+        .collect();
+    // The local policy, and the AWS managed policy in use (not every AWS managed policy).
+    assert_eq!(policy_names, ["local", "ReadOnlyAccess"]);
+    assert_eq!(all.policies()[0].policy_version_list().len(), 1);
+
+    let only_groups = iam
+        .get_account_authorization_details()
+        .filter(EntityType::Group)
+        .send()
+        .await
+        .unwrap();
+    assert!(only_groups.user_detail_list().is_empty());
+    assert_eq!(only_groups.group_detail_list().len(), 1);
+    assert!(only_groups.policies().is_empty());
+
+    let page = iam
+        .get_account_authorization_details()
+        .max_items(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(page.is_truncated());
+    assert_eq!(page.user_detail_list().len(), 1);
+    assert!(page.group_detail_list().is_empty());
+}

@@ -3,6 +3,7 @@
 //! for a handler that did not.
 
 mod access_keys;
+mod authorization_details;
 mod groups;
 mod policies;
 mod users;
@@ -106,6 +107,9 @@ fn handler(action: &str) -> Option<Handler> {
         "UpdateAccessKey" => access_keys::update_access_key,
         "DeleteAccessKey" => access_keys::delete_access_key,
         "GetAccessKeyLastUsed" => access_keys::get_access_key_last_used,
+        "GetAccountAuthorizationDetails" => {
+            authorization_details::get_account_authorization_details
+        }
         _ => return None,
     })
 }
