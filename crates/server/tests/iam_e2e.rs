@@ -827,3 +827,89 @@ async fn account_authorization_details_list_everything_with_its_policies() {
     assert_eq!(page.user_detail_list().len(), 1);
     assert!(page.group_detail_list().is_empty());
 }
+
+/// Sends a raw HTTP request and returns the status and the whole response.
+async fn raw(server: &TestServer, head: String, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.server.as_ref().unwrap().local_addr;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("{head}\r\n{body}").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+#[tokio::test]
+async fn presigned_get_requests_and_clock_skew() {
+    use portcullis_sigv4::{Request, SigningParams, presign, sign};
+    let server = TestServer::start().await;
+    server
+        .root()
+        .create_user()
+        .user_name("kim")
+        .send()
+        .await
+        .unwrap();
+    let addr = server.server.as_ref().unwrap().local_addr.to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // A presigned GET with the parameters in the query string (the Query protocol's GET form).
+    let query = "Action=GetUser&UserName=kim&Version=2010-05-08";
+    let unsigned = Request::new("GET", "/", query).header("host", &addr);
+    let params = SigningParams::new(
+        common::ROOT_KEY,
+        common::ROOT_SECRET,
+        "us-east-1",
+        "iam",
+        now,
+    );
+    let signed_query = presign(&unsigned, &params, 300).unwrap();
+    let (status, body) = raw(
+        &server,
+        format!("GET /?{signed_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<UserName>kim</UserName>"), "{body}");
+
+    // Signed correctly, but 20 minutes ago.
+    let form = "Action=CreateUser&Version=2010-05-08&UserName=late";
+    let unsigned = Request::new("POST", "/", "")
+        .header("host", &addr)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.as_bytes());
+    let old = SigningParams::new(
+        common::ROOT_KEY,
+        common::ROOT_SECRET,
+        "us-east-1",
+        "iam",
+        now - 1200,
+    );
+    let headers: String = sign(&unsigned, &old)
+        .unwrap()
+        .into_iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
+    let (status, body) = raw(
+        &server,
+        format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n{headers}",
+            form.len()
+        ),
+        form,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("<Code>RequestTimeTooSkewed</Code>"), "{body}");
+    let (code, _) = error_code(server.root().get_user().user_name("late").send().await);
+    assert_eq!(code, "NoSuchEntity");
+}
