@@ -196,18 +196,7 @@ fn write_role(x: &mut Xml, call: &Call<'_>, account: &AccountState, r: &Role) {
 }
 
 fn write_policy(x: &mut Xml, account: &AccountState, p: &ManagedPolicy) {
-    let (users, groups, roles, boundaries) = policies::usage(account, &p.arn);
-    x.text("PolicyName", &p.name)
-        .text("PolicyId", &p.policy_id)
-        .text("Arn", &p.arn)
-        .text("Path", &p.path)
-        .text("DefaultVersionId", &p.default_version_id)
-        .num("AttachmentCount", users.len() + groups.len() + roles.len())
-        .num("PermissionsBoundaryUsageCount", boundaries)
-        .bool("IsAttachable", true)
-        .opt("Description", p.description.as_deref())
-        .text("CreateDate", &p.create_date)
-        .text("UpdateDate", &p.update_date);
+    super::policies::write_policy_summary(x, account, p, true);
     x.list("PolicyVersionList", &p.versions, |x, v| {
         x.text("Document", &url_encode(&v.document.text))
             .text("VersionId", &v.version_id)

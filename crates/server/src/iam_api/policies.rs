@@ -12,7 +12,13 @@ use super::{Call, CallKeys, page_footer, write_tags};
 use crate::error::ApiError;
 use crate::xml::{Xml, url_encode};
 
-fn write_policy(x: &mut Xml, account: &AccountState, p: &ManagedPolicy, detail: bool) {
+/// The members `Policy` and `ManagedPolicyDetail` share.
+pub(super) fn write_policy_summary(
+    x: &mut Xml,
+    account: &AccountState,
+    p: &ManagedPolicy,
+    description: bool,
+) {
     let (users, groups, roles, boundaries) = policies::usage(account, &p.arn);
     x.text("PolicyName", &p.name)
         .text("PolicyId", &p.policy_id)
@@ -22,11 +28,15 @@ fn write_policy(x: &mut Xml, account: &AccountState, p: &ManagedPolicy, detail: 
         .num("AttachmentCount", users.len() + groups.len() + roles.len())
         .num("PermissionsBoundaryUsageCount", boundaries)
         .bool("IsAttachable", true);
-    if detail {
+    if description {
         x.opt("Description", p.description.as_deref());
     }
     x.text("CreateDate", &p.create_date)
         .text("UpdateDate", &p.update_date);
+}
+
+fn write_policy(x: &mut Xml, account: &AccountState, p: &ManagedPolicy, detail: bool) {
+    write_policy_summary(x, account, p, detail);
     if detail && !p.tags.is_empty() {
         write_tags(x, &p.tags);
     }
