@@ -176,6 +176,20 @@ pub struct Role {
     pub last_used: Option<RoleLastUsed>,
 }
 
+/// An instance profile: a container that passes one role to an EC2 instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceProfile {
+    pub instance_profile_id: String,
+    pub name: String,
+    pub path: String,
+    pub create_date: Timestamp,
+    /// Names of the roles it holds (at most one, as AWS allows).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyVersion {
     pub version_id: String,

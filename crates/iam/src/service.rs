@@ -61,7 +61,7 @@ impl Snapshot {
             account_id.to_owned(),
             format!("user/{}", user_name.to_lowercase()),
         );
-        if let Some(hit) = self.compiled.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(hit) = self.cached(&key) {
             return Some(hit);
         }
         let account = self.state.accounts.get(account_id)?;
@@ -83,12 +83,47 @@ impl Snapshot {
                 }
             }
         }
-        let boundary = user
-            .permissions_boundary
-            .as_deref()
-            .and_then(|arn| self.managed_policy(account, arn))
-            .and_then(|p| p.default_version().map(|v| (p.arn.clone(), &v.document)))
-            .map(|(arn, doc)| PolicySet::new(vec![labeled(arn, doc)]));
+        let boundary = self.boundary(account, user.permissions_boundary.as_deref());
+        Some(self.remember(key, policies, boundary))
+    }
+
+    /// The compiled identity policies and boundary of a role, as its sessions are authorized
+    /// (a session policy, when a session has one, is the caller's to add).
+    pub fn role_policies(
+        &self,
+        account_id: &str,
+        role_name: &str,
+    ) -> Option<Arc<PrincipalPolicies>> {
+        let key = (
+            account_id.to_owned(),
+            format!("role/{}", role_name.to_lowercase()),
+        );
+        if let Some(hit) = self.cached(&key) {
+            return Some(hit);
+        }
+        let account = self.state.accounts.get(account_id)?;
+        let role = account.roles.get(&role_name.to_lowercase())?;
+        let mut policies = Vec::new();
+        for (name, doc) in &role.inline_policies {
+            policies.push(labeled(format!("role/{}:{name}", role.name), doc));
+        }
+        for arn in &role.attached_policies {
+            self.push_managed(account, arn, &mut policies);
+        }
+        let boundary = self.boundary(account, role.permissions_boundary.as_deref());
+        Some(self.remember(key, policies, boundary))
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<Arc<PrincipalPolicies>> {
+        self.compiled.lock().ok().and_then(|c| c.get(key).cloned())
+    }
+
+    fn remember(
+        &self,
+        key: (String, String),
+        policies: Vec<LabeledPolicy>,
+        boundary: Option<PolicySet>,
+    ) -> Arc<PrincipalPolicies> {
         let compiled = Arc::new(PrincipalPolicies {
             identity: PolicySet::new(policies),
             boundary,
@@ -96,7 +131,14 @@ impl Snapshot {
         if let Ok(mut cache) = self.compiled.lock() {
             cache.insert(key, compiled.clone());
         }
-        Some(compiled)
+        compiled
+    }
+
+    /// The compiled permissions boundary named by `arn`, if it exists.
+    fn boundary(&self, account: &AccountState, arn: Option<&str>) -> Option<PolicySet> {
+        arn.and_then(|arn| self.managed_policy(account, arn))
+            .and_then(|p| p.default_version().map(|v| (p.arn.clone(), &v.document)))
+            .map(|(arn, doc)| PolicySet::new(vec![labeled(arn, doc)]))
     }
 
     fn push_managed(&self, account: &AccountState, arn: &str, out: &mut Vec<LabeledPolicy>) {
@@ -312,5 +354,99 @@ impl IamService {
                 generated,
             }))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_policy::{PolicyInputs, Principal, Request, RequestContext};
+
+    use super::*;
+    use crate::ops::attachments::{self, Holder};
+    use crate::ops::roles::{self, NewRole};
+    use crate::store::SqliteStore;
+
+    const ACCOUNT: &str = "111122223333";
+
+    fn allowed(policies: &PrincipalPolicies, action: &str) -> bool {
+        let principal = Principal::AssumedRole {
+            arn: format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/s1"),
+            account: ACCOUNT.into(),
+            role_name: "app".into(),
+            role_arn: format!("arn:aws:iam::{ACCOUNT}:role/app"),
+            session_name: "s1".into(),
+        };
+        let request = Request::new(principal, action, "*", RequestContext::new());
+        PolicyInputs {
+            identity: Some(&policies.identity),
+            boundary: policies.boundary.as_ref(),
+            ..Default::default()
+        }
+        .evaluate(&request)
+        .is_allowed()
+    }
+
+    #[test]
+    fn a_roles_policies_and_boundary_compile_for_its_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("iam.db")).unwrap();
+        let service = IamService::open(Box::new(store), MasterKey::from_bytes([7; 32])).unwrap();
+        service.bootstrap(ACCOUNT, None).unwrap();
+        service
+            .write(|s, t| {
+                roles::create_role(
+                    s,
+                    t,
+                    ACCOUNT,
+                    &NewRole {
+                        name: "App",
+                        assume_role_policy: r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}"#,
+                        ..NewRole::default()
+                    },
+                )?;
+                attachments::put_inline(
+                    s,
+                    t,
+                    ACCOUNT,
+                    Holder::Role,
+                    "app",
+                    "s3",
+                    r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
+                )?;
+                attachments::attach(
+                    s,
+                    t,
+                    ACCOUNT,
+                    Holder::Role,
+                    "app",
+                    "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+                )
+            })
+            .unwrap();
+        let policies = service.snapshot().role_policies(ACCOUNT, "APP").unwrap();
+        assert!(allowed(&policies, "s3:GetObject"));
+        assert!(allowed(&policies, "iam:GetRole"));
+        assert!(!allowed(&policies, "iam:CreateRole"));
+
+        service
+            .write(|s, t| {
+                roles::put_role_boundary(
+                    s,
+                    t,
+                    ACCOUNT,
+                    "app",
+                    "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+                )
+            })
+            .unwrap();
+        let policies = service.snapshot().role_policies(ACCOUNT, "app").unwrap();
+        assert!(!allowed(&policies, "s3:GetObject"));
+        assert!(allowed(&policies, "iam:ListRoles"));
+        assert!(
+            service
+                .snapshot()
+                .role_policies(ACCOUNT, "nobody")
+                .is_none()
+        );
     }
 }

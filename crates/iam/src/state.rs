@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{IamError, IamResult};
 use crate::model::{
-    AccessKey, AccessKeyLastUsed, AccountSettings, Group, KeyStatus, ManagedPolicy, Role, Secret,
-    Timestamp, User,
+    AccessKey, AccessKeyLastUsed, AccountSettings, Group, InstanceProfile, KeyStatus,
+    ManagedPolicy, Role, Secret, Timestamp, User,
 };
 use crate::seal::MasterKey;
 use crate::store::{Change, Row, Table};
@@ -24,6 +24,8 @@ pub struct AccountState {
     pub groups: OrdMap<String, Group>,
     pub roles: OrdMap<String, Role>,
     pub policies: OrdMap<String, ManagedPolicy>,
+    /// Instance profiles, by lowercased name.
+    pub instance_profiles: OrdMap<String, InstanceProfile>,
 }
 
 /// Everything.
@@ -82,6 +84,14 @@ impl Touched {
             .insert((Table::Roles, account.to_owned(), name.to_lowercase()));
     }
 
+    pub fn instance_profile(&mut self, account: &str, name: &str) {
+        self.rows.insert((
+            Table::InstanceProfiles,
+            account.to_owned(),
+            name.to_lowercase(),
+        ));
+    }
+
     pub fn policy(&mut self, account: &str, arn: &str) {
         self.rows
             .insert((Table::Policies, account.to_owned(), arn.to_owned()));
@@ -127,6 +137,10 @@ impl Touched {
                     .transpose()?,
                 Table::Policies => account
                     .and_then(|a| a.policies.get(row_key))
+                    .map(|p| json(serde_json::to_string(p)))
+                    .transpose()?,
+                Table::InstanceProfiles => account
+                    .and_then(|a| a.instance_profiles.get(row_key))
                     .map(|p| json(serde_json::to_string(p)))
                     .transpose()?,
                 Table::AccessKeys => state
@@ -193,6 +207,12 @@ impl IamState {
                 }
                 Table::Policies => {
                     account.policies.insert(
+                        row.key.clone(),
+                        serde_json::from_str(&row.data).map_err(bad)?,
+                    );
+                }
+                Table::InstanceProfiles => {
+                    account.instance_profiles.insert(
                         row.key.clone(),
                         serde_json::from_str(&row.data).map_err(bad)?,
                     );

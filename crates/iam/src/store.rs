@@ -16,16 +16,18 @@ pub enum Table {
     Roles,
     Policies,
     AccessKeys,
+    InstanceProfiles,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Accounts,
         Table::Users,
         Table::Groups,
         Table::Roles,
         Table::Policies,
         Table::AccessKeys,
+        Table::InstanceProfiles,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +38,7 @@ impl Table {
             Table::Roles => "roles",
             Table::Policies => "policies",
             Table::AccessKeys => "access_keys",
+            Table::InstanceProfiles => "instance_profiles",
         }
     }
 }
@@ -85,6 +88,8 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE roles       (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE policies    (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE access_keys (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+", "
+    CREATE TABLE instance_profiles (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 "];
 
 /// The embedded store: one SQLite file in WAL mode.

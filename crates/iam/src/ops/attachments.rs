@@ -1,5 +1,5 @@
-//! Policies on users and groups (and, as they come, roles): managed policy attachments,
-//! inline policies, permissions boundaries.
+//! Policies on users, groups and roles: managed policy attachments, inline policies,
+//! permissions boundaries.
 
 use std::collections::BTreeMap;
 
@@ -15,13 +15,25 @@ use crate::state::{AccountState, IamState, Touched};
 pub enum Holder {
     User,
     Group,
+    Role,
 }
 
 impl Holder {
-    fn noun(self) -> &'static str {
+    /// `user`, `group` or `role`, as AWS's messages name the holder.
+    pub fn noun(self) -> &'static str {
         match self {
             Holder::User => "user",
             Holder::Group => "group",
+            Holder::Role => "role",
+        }
+    }
+
+    /// The quota name AWS's LimitExceeded message gives for attachments.
+    fn attached_quota(self) -> &'static str {
+        match self {
+            Holder::User => "PoliciesPerUser",
+            Holder::Group => "PoliciesPerGroup",
+            Holder::Role => "PoliciesPerRole",
         }
     }
 
@@ -35,6 +47,7 @@ impl Holder {
         match self {
             Holder::User => 2_048,
             Holder::Group => 5_120,
+            Holder::Role => 10_240,
         }
     }
 
@@ -42,6 +55,7 @@ impl Holder {
         match self {
             Holder::User => touched.user(account_id, name),
             Holder::Group => touched.group(account_id, name),
+            Holder::Role => touched.role(account_id, name),
         }
     }
 }
@@ -64,6 +78,10 @@ fn parts_mut<'a>(
             let g = super::group_mut(account, name)?;
             (&mut g.attached_policies, &mut g.inline_policies)
         }
+        Holder::Role => {
+            let r = super::role_mut(account, name)?;
+            (&mut r.attached_policies, &mut r.inline_policies)
+        }
     })
 }
 
@@ -81,6 +99,10 @@ pub fn parts<'a>(
         Holder::Group => {
             let g = super::group(account, name)?;
             (&g.attached_policies, &g.inline_policies)
+        }
+        Holder::Role => {
+            let r = super::role(account, name)?;
+            (&r.attached_policies, &r.inline_policies)
         }
     })
 }
@@ -101,12 +123,8 @@ pub fn attach(
     }
     if attached.len() >= holder.max_attached() {
         return Err(IamError::LimitExceeded(format!(
-            "Cannot exceed quota for PoliciesPer{}: {}",
-            if holder == Holder::User {
-                "User"
-            } else {
-                "Group"
-            },
+            "Cannot exceed quota for {}: {}",
+            holder.attached_quota(),
             holder.max_attached()
         )));
     }

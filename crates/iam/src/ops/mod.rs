@@ -5,11 +5,13 @@
 pub mod access_keys;
 pub mod attachments;
 pub mod groups;
+pub mod instance_profiles;
 pub mod policies;
+pub mod roles;
 pub mod users;
 
 use crate::error::{IamError, IamResult};
-use crate::model::{Group, Role, User};
+use crate::model::{Group, InstanceProfile, Role, User};
 use crate::state::AccountState;
 
 /// The ARN of an IAM entity: `arn:aws:iam::A:user/path/name`.
@@ -51,6 +53,26 @@ pub fn role_mut<'a>(account: &'a mut AccountState, name: &str) -> IamResult<&'a 
     account.roles.get_mut(&name.to_lowercase()).ok_or_else(|| {
         IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
     })
+}
+
+pub fn instance_profile<'a>(
+    account: &'a AccountState,
+    name: &str,
+) -> IamResult<&'a InstanceProfile> {
+    account
+        .instance_profiles
+        .get(&name.to_lowercase())
+        .ok_or_else(|| IamError::NoSuchEntity(format!("Instance Profile {name} cannot be found.")))
+}
+
+pub fn instance_profile_mut<'a>(
+    account: &'a mut AccountState,
+    name: &str,
+) -> IamResult<&'a mut InstanceProfile> {
+    account
+        .instance_profiles
+        .get_mut(&name.to_lowercase())
+        .ok_or_else(|| IamError::NoSuchEntity(format!("Instance Profile {name} cannot be found.")))
 }
 
 /// Items whose path starts with `prefix` (every item when there is none).

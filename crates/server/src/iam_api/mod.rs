@@ -5,7 +5,9 @@
 mod access_keys;
 mod authorization_details;
 mod groups;
+mod instance_profiles;
 mod policies;
+mod roles;
 mod users;
 
 use std::cell::Cell;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 
 use portcullis_iam::model::Tag;
 use portcullis_iam::{IamService, Snapshot};
-use portcullis_policy::{Basis, PolicyInputs, PolicySource, RequestContext};
+use portcullis_policy::{Basis, PolicyInputs, PolicySource, Principal, RequestContext};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -102,6 +104,35 @@ fn handler(action: &str) -> Option<Handler> {
         "GetGroupPolicy" => policies::get_group_policy,
         "DeleteGroupPolicy" => policies::delete_group_policy,
         "ListGroupPolicies" => policies::list_group_policies,
+        "CreateRole" => roles::create_role,
+        "GetRole" => roles::get_role,
+        "ListRoles" => roles::list_roles,
+        "UpdateRole" => roles::update_role,
+        "UpdateRoleDescription" => roles::update_role_description,
+        "UpdateAssumeRolePolicy" => roles::update_assume_role_policy,
+        "DeleteRole" => roles::delete_role,
+        "TagRole" => roles::tag_role,
+        "UntagRole" => roles::untag_role,
+        "ListRoleTags" => roles::list_role_tags,
+        "PutRolePermissionsBoundary" => roles::put_role_permissions_boundary,
+        "DeleteRolePermissionsBoundary" => roles::delete_role_permissions_boundary,
+        "AttachRolePolicy" => policies::attach_role_policy,
+        "DetachRolePolicy" => policies::detach_role_policy,
+        "ListAttachedRolePolicies" => policies::list_attached_role_policies,
+        "PutRolePolicy" => policies::put_role_policy,
+        "GetRolePolicy" => policies::get_role_policy,
+        "DeleteRolePolicy" => policies::delete_role_policy,
+        "ListRolePolicies" => policies::list_role_policies,
+        "CreateInstanceProfile" => instance_profiles::create_instance_profile,
+        "GetInstanceProfile" => instance_profiles::get_instance_profile,
+        "ListInstanceProfiles" => instance_profiles::list_instance_profiles,
+        "DeleteInstanceProfile" => instance_profiles::delete_instance_profile,
+        "AddRoleToInstanceProfile" => instance_profiles::add_role_to_instance_profile,
+        "RemoveRoleFromInstanceProfile" => instance_profiles::remove_role_from_instance_profile,
+        "ListInstanceProfilesForRole" => instance_profiles::list_instance_profiles_for_role,
+        "TagInstanceProfile" => instance_profiles::tag_instance_profile,
+        "UntagInstanceProfile" => instance_profiles::untag_instance_profile,
+        "ListInstanceProfileTags" => instance_profiles::list_instance_profile_tags,
         "CreateAccessKey" => access_keys::create_access_key,
         "ListAccessKeys" => access_keys::list_access_keys,
         "UpdateAccessKey" => access_keys::update_access_key,
@@ -169,13 +200,16 @@ impl Call<'_> {
         keys: CallKeys<'_>,
     ) -> Result<(), ApiError> {
         self.authorized.set(true);
-        let (principal, policies) = match &self.caller.identity {
-            crate::auth::Identity::Root => return Ok(()),
-            crate::auth::Identity::User { name, .. } => (
-                self.caller.principal.clone(),
-                self.snapshot.user_policies(self.account(), name),
-            ),
+        // The caller's own policies: a user's (with its groups'), or a role session's role's.
+        let policies = match &self.caller.principal {
+            Principal::Root { .. } => return Ok(()),
+            Principal::User { name, .. } => self.snapshot.user_policies(self.account(), name),
+            Principal::AssumedRole { role_name, .. } => {
+                self.snapshot.role_policies(self.account(), role_name)
+            }
+            _ => None,
         };
+        let principal = self.caller.principal.clone();
         let mut context = RequestContext::new();
         self.env.add_keys(&mut context);
         context.insert("aws:userid", self.caller.user_id.as_str());

@@ -1,12 +1,14 @@
-//! Managed policies, their versions and attachments; inline policies of users and groups.
+//! Managed policies, their versions and attachments; inline policies of users, groups and
+//! roles.
 
 use portcullis_iam::aws_managed::AWS_MANAGED;
-use portcullis_iam::model::{ManagedPolicy, PolicyVersion};
+use portcullis_iam::model::{ManagedPolicy, PolicyVersion, Tag};
 use portcullis_iam::ops::attachments::{self, Holder};
 use portcullis_iam::ops::{self, policies};
 use portcullis_iam::state::AccountState;
 
 use super::groups::group_arn;
+use super::roles::role_target;
 use super::users::user_target;
 use super::{Call, CallKeys, page_footer, write_tags};
 use crate::error::ApiError;
@@ -293,59 +295,98 @@ pub fn list_entities_for_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     Ok(x)
 }
 
-/// The holder named by `UserName` or `GroupName`, and its ARN.
-fn holder<'a>(call: &'a Call<'_>, holder: Holder) -> Result<(&'a str, String), ApiError> {
+/// The user, group or role a policy call is about.
+struct HolderTarget<'a> {
+    name: &'a str,
+    arn: String,
+    /// Its tags (`aws:ResourceTag/*`).
+    tags: &'a [Tag],
+    /// Its permissions boundary (`iam:PermissionsBoundary`).
+    boundary: Option<&'a str>,
+}
+
+impl HolderTarget<'_> {
+    /// The condition keys of a call on the holder: its tags, its boundary, and `extra`.
+    fn keys<'k>(&'k self, extra: &'k mut Vec<(&'k str, &'k str)>) -> CallKeys<'k> {
+        if let Some(b) = self.boundary {
+            extra.push(("iam:PermissionsBoundary", b));
+        }
+        CallKeys {
+            resource_tags: self.tags,
+            extra,
+            ..Default::default()
+        }
+    }
+}
+
+/// The holder named by `UserName`, `GroupName` or `RoleName`.
+fn holder<'a>(call: &'a Call<'_>, holder: Holder) -> Result<HolderTarget<'a>, ApiError> {
     match holder {
         Holder::User => {
             let name = call.params.required("UserName")?;
-            Ok((name, user_target(call, name)?.0))
+            let (arn, tags) = user_target(call, name)?;
+            let boundary = account(call)?
+                .users
+                .get(&name.to_lowercase())
+                .and_then(|u| u.permissions_boundary.as_deref());
+            Ok(HolderTarget {
+                name,
+                arn,
+                tags,
+                boundary,
+            })
         }
         Holder::Group => {
             let name = call.params.required("GroupName")?;
-            Ok((name, group_arn(call, name)?))
+            Ok(HolderTarget {
+                name,
+                arn: group_arn(call, name)?,
+                tags: &[],
+                boundary: None,
+            })
+        }
+        Holder::Role => {
+            let name = call.params.required("RoleName")?;
+            let target = role_target(call, name)?;
+            Ok(HolderTarget {
+                name,
+                arn: target.arn,
+                tags: target.tags,
+                boundary: target.boundary,
+            })
         }
     }
 }
 
 fn attach(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
-    let (name, arn) = holder(call, kind)?;
+    let target = holder(call, kind)?;
     let policy_arn = call.params.required("PolicyArn")?;
     check_arn(policy_arn)?;
-    call.authorize(
-        action,
-        &arn,
-        CallKeys {
-            extra: &[("iam:PolicyARN", policy_arn)],
-            ..Default::default()
-        },
-    )?;
+    let mut extra = vec![("iam:PolicyARN", policy_arn)];
+    call.authorize(action, &target.arn, target.keys(&mut extra))?;
+    let name = target.name;
     call.service
         .write(|s, t| attachments::attach(s, t, call.account(), kind, name, policy_arn))?;
     Ok(Xml::new())
 }
 
 fn detach(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
-    let (name, arn) = holder(call, kind)?;
+    let target = holder(call, kind)?;
     let policy_arn = call.params.required("PolicyArn")?;
     check_arn(policy_arn)?;
-    call.authorize(
-        action,
-        &arn,
-        CallKeys {
-            extra: &[("iam:PolicyARN", policy_arn)],
-            ..Default::default()
-        },
-    )?;
+    let mut extra = vec![("iam:PolicyARN", policy_arn)];
+    call.authorize(action, &target.arn, target.keys(&mut extra))?;
+    let name = target.name;
     call.service
         .write(|s, t| attachments::detach(s, t, call.account(), kind, name, policy_arn))?;
     Ok(Xml::new())
 }
 
 fn list_attached(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
-    let (name, arn) = holder(call, kind)?;
-    call.authorize(action, &arn, CallKeys::default())?;
+    let target = holder(call, kind)?;
+    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
     let account = account(call)?;
-    let (attached, _) = attachments::parts(account, kind, name)?;
+    let (attached, _) = attachments::parts(account, kind, target.name)?;
     let prefix = call.params.get("PathPrefix");
     let found: Vec<&ManagedPolicy> = attached
         .iter()
@@ -362,10 +403,11 @@ fn list_attached(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, Api
 }
 
 fn put_inline(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
-    let (name, arn) = holder(call, kind)?;
+    let target = holder(call, kind)?;
     let policy_name = call.params.required("PolicyName")?;
     let document = call.params.required("PolicyDocument")?;
-    call.authorize(action, &arn, CallKeys::default())?;
+    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
+    let name = target.name;
     call.service.write(|s, t| {
         attachments::put_inline(s, t, call.account(), kind, name, policy_name, document)
     })?;
@@ -378,42 +420,39 @@ fn get_inline(
     action: &str,
     name_field: &str,
 ) -> Result<Xml, ApiError> {
-    let (name, arn) = holder(call, kind)?;
+    let target = holder(call, kind)?;
     let policy_name = call.params.required("PolicyName")?;
-    call.authorize(action, &arn, CallKeys::default())?;
+    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
     let account = account(call)?;
-    let (_, inline) = attachments::parts(account, kind, name)?;
+    let (_, inline) = attachments::parts(account, kind, target.name)?;
     let doc = inline.get(policy_name).ok_or_else(|| {
         ApiError::from(portcullis_iam::IamError::NoSuchEntity(format!(
             "The {} policy with name {policy_name} cannot be found.",
-            if kind == Holder::User {
-                "user"
-            } else {
-                "group"
-            }
+            kind.noun()
         )))
     })?;
     let mut x = Xml::new();
-    x.text(name_field, name)
+    x.text(name_field, target.name)
         .text("PolicyName", policy_name)
         .text("PolicyDocument", &url_encode(&doc.text));
     Ok(x)
 }
 
 fn delete_inline(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
-    let (name, arn) = holder(call, kind)?;
+    let target = holder(call, kind)?;
     let policy_name = call.params.required("PolicyName")?;
-    call.authorize(action, &arn, CallKeys::default())?;
+    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
+    let name = target.name;
     call.service
         .write(|s, t| attachments::delete_inline(s, t, call.account(), kind, name, policy_name))?;
     Ok(Xml::new())
 }
 
 fn list_inline(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
-    let (name, arn) = holder(call, kind)?;
-    call.authorize(action, &arn, CallKeys::default())?;
+    let target = holder(call, kind)?;
+    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
     let account = account(call)?;
-    let (_, inline) = attachments::parts(account, kind, name)?;
+    let (_, inline) = attachments::parts(account, kind, target.name)?;
     let (page, next) = call.paginate(inline.keys().collect(), |n| (*n).clone())?;
     let mut x = Xml::new();
     x.list("PolicyNames", page, |x, n| {
@@ -464,4 +503,25 @@ pub fn delete_group_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
 }
 pub fn list_group_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
     list_inline(call, Holder::Group, "iam:ListGroupPolicies")
+}
+pub fn attach_role_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
+    attach(call, Holder::Role, "iam:AttachRolePolicy")
+}
+pub fn detach_role_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
+    detach(call, Holder::Role, "iam:DetachRolePolicy")
+}
+pub fn list_attached_role_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
+    list_attached(call, Holder::Role, "iam:ListAttachedRolePolicies")
+}
+pub fn put_role_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
+    put_inline(call, Holder::Role, "iam:PutRolePolicy")
+}
+pub fn get_role_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
+    get_inline(call, Holder::Role, "iam:GetRolePolicy", "RoleName")
+}
+pub fn delete_role_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
+    delete_inline(call, Holder::Role, "iam:DeleteRolePolicy")
+}
+pub fn list_role_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
+    list_inline(call, Holder::Role, "iam:ListRolePolicies")
 }
