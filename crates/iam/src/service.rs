@@ -390,7 +390,12 @@ mod tests {
     fn a_roles_policies_and_boundary_compile_for_its_sessions() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("iam.db")).unwrap();
-        let service = IamService::open(Box::new(store), MasterKey::from_bytes([7; 32])).unwrap();
+        let service = IamService::open(
+            Box::new(store),
+            MasterKey::from_bytes([7; 32]),
+            Limits::default(),
+        )
+        .unwrap();
         service.bootstrap(ACCOUNT, None).unwrap();
         service
             .write(|s, t| {

@@ -10,7 +10,12 @@ use crate::error::ApiError;
 use crate::xml::Xml;
 
 /// The `<InstanceProfile>` shape, with its role.
-fn write_profile(x: &mut Xml, call: &Call<'_>, account: &AccountState, p: &InstanceProfile) {
+pub(super) fn write_profile(
+    x: &mut Xml,
+    call: &Call<'_>,
+    account: &AccountState,
+    p: &InstanceProfile,
+) {
     x.text("Path", &p.path)
         .text("InstanceProfileName", &p.name)
         .text("InstanceProfileId", &p.instance_profile_id)
