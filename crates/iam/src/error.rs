@@ -33,6 +33,8 @@ pub enum IamError {
     InvalidAction(String),
     #[error("{0}")]
     ServiceFailure(String),
+    #[error("{0}")]
+    PackedPolicyTooLarge(String),
 }
 
 impl IamError {
@@ -53,6 +55,7 @@ impl IamError {
             IamError::UnmodifiableEntity(_) => "UnmodifiableEntity",
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::ServiceFailure(_) => "ServiceFailure",
+            IamError::PackedPolicyTooLarge(_) => "PackedPolicyTooLarge",
         }
     }
 

@@ -10,8 +10,10 @@ pub mod names;
 pub mod ops;
 pub mod seal;
 pub mod service;
+pub mod session;
 pub mod state;
 pub mod store;
+pub mod sts;
 
 pub use error::{IamError, IamResult};
 pub use service::{IamService, PrincipalPolicies, RootCredentials, Snapshot};

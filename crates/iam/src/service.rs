@@ -18,6 +18,7 @@ use crate::model::{
     Secret, now_timestamp,
 };
 use crate::seal::MasterKey;
+use crate::session::{SessionClaims, TokenError};
 use crate::state::{AccountState, IamState, Limits, Touched};
 use crate::store::Store;
 
@@ -32,6 +33,7 @@ pub struct PrincipalPolicies {
 pub struct Snapshot {
     pub state: IamState,
     compiled: Mutex<HashMap<(String, String), Arc<PrincipalPolicies>>>,
+    sessions: Mutex<HashMap<String, Arc<PolicySet>>>,
 }
 
 impl Snapshot {
@@ -39,6 +41,7 @@ impl Snapshot {
         Snapshot {
             state,
             compiled: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -139,6 +142,49 @@ impl Snapshot {
         arn.and_then(|arn| self.managed_policy(account, arn))
             .and_then(|p| p.default_version().map(|v| (p.arn.clone(), &v.document)))
             .map(|(arn, doc)| PolicySet::new(vec![labeled(arn, doc)]))
+    }
+
+    /// The compiled session policies of a session (inline and managed, combined with OR);
+    /// `None` when the session has none. Cached per session for the snapshot's lifetime.
+    pub fn session_policies(&self, claims: &SessionClaims) -> Option<Arc<PolicySet>> {
+        if claims.policies.is_empty() && claims.policy_arns.is_empty() {
+            return None;
+        }
+        if let Some(hit) = self
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&claims.access_key_id).cloned())
+        {
+            return Some(hit);
+        }
+        let mut policies = Vec::new();
+        for (i, text) in claims.policies.iter().enumerate() {
+            // Checked when the session was made; a token is sealed, so this cannot fail
+            // unless the policy language itself changed since.
+            if let Ok(policy) =
+                portcullis_policy::parse_policy(text, portcullis_policy::PolicyKind::Session)
+            {
+                policies.push(LabeledPolicy {
+                    label: format!("session policy {i}"),
+                    policy,
+                });
+            }
+        }
+        if let Some(account) = self.state.accounts.get(&claims.account_id) {
+            for arn in &claims.policy_arns {
+                self.push_managed(account, arn, &mut policies);
+            }
+        }
+        let set = Arc::new(PolicySet::new(policies));
+        if let Ok(mut cache) = self.sessions.lock() {
+            // Bounded: a flood of sessions costs recompilation, never unbounded memory.
+            if cache.len() >= 10_000 {
+                cache.clear();
+            }
+            cache.insert(claims.access_key_id.clone(), set.clone());
+        }
+        Some(set)
     }
 
     fn push_managed(&self, account: &AccountState, arn: &str, out: &mut Vec<LabeledPolicy>) {
@@ -249,6 +295,16 @@ impl IamService {
             }
             Ok(n)
         })
+    }
+
+    /// Seals session claims into a session token.
+    pub fn seal_session(&self, claims: &SessionClaims) -> String {
+        claims.seal(&self.master_key)
+    }
+
+    /// Opens a session token at `now` (unix seconds).
+    pub fn open_session(&self, token: &str, now: i64) -> Result<SessionClaims, TokenError> {
+        SessionClaims::open(token, &self.master_key, now)
     }
 
     /// The current snapshot; never waits.

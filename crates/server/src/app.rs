@@ -128,7 +128,7 @@ fn handle(
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let snapshot = state.service.snapshot();
-    let caller = match authenticate(&snapshot, &signed, now) {
+    let caller = match authenticate(&state.service, &snapshot, &signed, now) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };

@@ -1,10 +1,15 @@
 //! Authentication: a SigV4-signed request → the [`Caller`] it comes from.
 //!
-//! The secret is looked up by the access key id the request names, in the current snapshot
-//! (never the database); the signature is compared in constant time by `portcullis-sigv4`.
+//! Long-term keys: the secret is looked up by the access key id in the current snapshot
+//! (never the database). Temporary credentials: the session token is opened with the master
+//! key and carries the secret itself. Either way the signature is compared in constant time
+//! by `portcullis-sigv4`.
 
-use portcullis_iam::Snapshot;
+use std::sync::Arc;
+
 use portcullis_iam::model::{KeyStatus, Tag};
+use portcullis_iam::session::{SessionClaims, SessionPrincipal, TokenError};
+use portcullis_iam::{IamService, PrincipalPolicies, Snapshot};
 use portcullis_policy::Principal;
 use portcullis_sigv4::{Error as SigError, Request as SignedRequest, parse, verify};
 
@@ -13,10 +18,20 @@ use crate::error::ApiError;
 /// Who the caller is, in IAM terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
-    /// The account's root user.
+    /// The account's root user (long-term keys or a GetSessionToken session).
     Root,
-    /// An IAM user.
+    /// An IAM user (long-term keys or a GetSessionToken session).
     User { name: String },
+    /// A role session.
+    AssumedRole {
+        role_name: String,
+        session_name: String,
+    },
+    /// A GetFederationToken session, made by `federating_user`.
+    FederatedUser {
+        name: String,
+        federating_user: String,
+    },
 }
 
 /// An authenticated caller.
@@ -24,14 +39,39 @@ pub enum Identity {
 pub struct Caller {
     pub account_id: String,
     pub identity: Identity,
-    /// `arn:aws:iam::A:root` or the user's ARN.
+    /// `arn:aws:iam::A:root`, the user's ARN, or the session's ARN.
     pub arn: String,
-    /// `aws:userid`: the account id for root, the unique id (`AIDA…`) for a user.
+    /// `aws:userid`: the account id for root, `AIDA…` for a user, `AROA…:session` for a role
+    /// session, `account:name` for a federated user.
     pub user_id: String,
     pub principal: Principal,
-    /// `aws:PrincipalTag/*`.
+    /// `aws:PrincipalTag/*`: the user's or role's tags, with session tags over them.
     pub tags: Vec<Tag>,
     pub access_key_id: String,
+    /// The session, for temporary credentials.
+    pub session: Option<Arc<SessionClaims>>,
+}
+
+impl Caller {
+    /// The caller's identity policies and boundary: a user's own (and its groups'), a role
+    /// session's role's, a federated user's federating user's. Root has none.
+    pub fn policies(&self, snapshot: &Snapshot) -> Option<Arc<PrincipalPolicies>> {
+        match &self.identity {
+            Identity::Root => None,
+            Identity::User { name } => snapshot.user_policies(&self.account_id, name),
+            Identity::AssumedRole { role_name, .. } => {
+                snapshot.role_policies(&self.account_id, role_name)
+            }
+            Identity::FederatedUser {
+                federating_user, ..
+            } => snapshot.user_policies(&self.account_id, federating_user),
+        }
+    }
+
+    /// Whether the caller uses temporary credentials.
+    pub fn is_session(&self) -> bool {
+        self.session.is_some()
+    }
 }
 
 fn invalid_token() -> ApiError {
@@ -39,6 +79,14 @@ fn invalid_token() -> ApiError {
         "InvalidClientTokenId",
         403,
         "The security token included in the request is invalid.",
+    )
+}
+
+fn expired_token() -> ApiError {
+    ApiError::new(
+        "ExpiredToken",
+        403,
+        "The security token included in the request is expired",
     )
 }
 
@@ -58,23 +106,38 @@ fn from_sigv4(e: &SigError) -> ApiError {
     }
 }
 
-/// Authenticates `request` against the keys in `snapshot` at unix time `now`.
+/// Authenticates `request` at unix time `now`.
 pub fn authenticate(
+    service: &IamService,
     snapshot: &Snapshot,
     request: &SignedRequest<'_>,
     now: i64,
 ) -> Result<Caller, ApiError> {
     let auth = parse(request).map_err(|e| from_sigv4(&e))?;
-    if auth.session_token().is_some() {
-        // Temporary credentials come with STS (not yet served): no session token is valid.
-        return Err(invalid_token());
-    }
-    let key = snapshot
-        .state
-        .access_keys
-        .get(auth.access_key_id())
-        .ok_or_else(invalid_token)?;
-    let verified = verify(&auth, request, key.secret.expose(), now).map_err(|e| from_sigv4(&e))?;
+    let (secret, session) = match auth.session_token() {
+        Some(token) => {
+            let claims = service.open_session(token, now).map_err(|e| match e {
+                TokenError::Expired => expired_token(),
+                TokenError::Invalid => invalid_token(),
+            })?;
+            if claims.access_key_id != auth.access_key_id() {
+                return Err(invalid_token());
+            }
+            (claims.secret_access_key.clone(), Some(Arc::new(claims)))
+        }
+        None => {
+            let key = snapshot
+                .state
+                .access_keys
+                .get(auth.access_key_id())
+                .ok_or_else(invalid_token)?;
+            if key.status != KeyStatus::Active {
+                return Err(invalid_token());
+            }
+            (key.secret.clone(), None)
+        }
+    };
+    let verified = verify(&auth, request, secret.expose(), now).map_err(|e| from_sigv4(&e))?;
     // An unsigned payload could carry any Action: a body must be covered by the signature.
     if !verified.payload_signed() && !request.body_bytes().is_empty() {
         return Err(ApiError::new(
@@ -83,11 +146,35 @@ pub fn authenticate(
             "The request body must be signed (UNSIGNED-PAYLOAD is not accepted with a body).",
         ));
     }
-    if key.status != KeyStatus::Active {
-        return Err(invalid_token());
+    match session {
+        None => {
+            let key = snapshot
+                .state
+                .access_keys
+                .get(auth.access_key_id())
+                .ok_or_else(invalid_token)?;
+            long_term_caller(
+                snapshot,
+                &key.account_id,
+                key.user_name.as_deref(),
+                &key.access_key_id,
+                None,
+            )
+        }
+        Some(claims) => session_caller(snapshot, claims),
     }
-    let account_id = key.account_id.clone();
-    match &key.user_name {
+}
+
+/// A caller with long-term credentials (or a GetSessionToken session of the same identity).
+fn long_term_caller(
+    snapshot: &Snapshot,
+    account_id: &str,
+    user_name: Option<&str>,
+    access_key_id: &str,
+    session: Option<Arc<SessionClaims>>,
+) -> Result<Caller, ApiError> {
+    let account_id = account_id.to_owned();
+    match user_name {
         None => Ok(Caller {
             arn: format!("arn:aws:iam::{account_id}:root"),
             user_id: account_id.clone(),
@@ -96,8 +183,9 @@ pub fn authenticate(
             },
             identity: Identity::Root,
             tags: Vec::new(),
-            access_key_id: key.access_key_id.clone(),
+            access_key_id: access_key_id.to_owned(),
             account_id,
+            session,
         }),
         Some(name) => {
             let user = snapshot
@@ -119,8 +207,116 @@ pub fn authenticate(
                 arn,
                 user_id: user.user_id.clone(),
                 tags: user.tags.clone(),
-                access_key_id: key.access_key_id.clone(),
+                access_key_id: access_key_id.to_owned(),
                 account_id,
+                session,
+            })
+        }
+    }
+}
+
+/// Tags `base` with `overrides` on top (keys compared without regard to case).
+pub fn merge_tags(base: &[Tag], overrides: &[Tag]) -> Vec<Tag> {
+    let mut out: Vec<Tag> = base
+        .iter()
+        .filter(|t| !overrides.iter().any(|o| o.key.eq_ignore_ascii_case(&t.key)))
+        .cloned()
+        .collect();
+    out.extend(overrides.iter().cloned());
+    out
+}
+
+/// A caller with temporary credentials. The session's identity must still exist as it was:
+/// a deleted role (or one re-created under the same name) ends its sessions at once.
+fn session_caller(snapshot: &Snapshot, claims: Arc<SessionClaims>) -> Result<Caller, ApiError> {
+    let account_id = claims.account_id.clone();
+    let account = snapshot
+        .state
+        .accounts
+        .get(&account_id)
+        .ok_or_else(invalid_token)?;
+    match &claims.principal {
+        SessionPrincipal::User { user_name, user_id } => {
+            if let Some(name) = user_name {
+                let user = account
+                    .users
+                    .get(&name.to_lowercase())
+                    .ok_or_else(invalid_token)?;
+                if &user.user_id != user_id {
+                    return Err(invalid_token());
+                }
+            }
+            let (user_name, key) = (user_name.clone(), claims.access_key_id.clone());
+            long_term_caller(
+                snapshot,
+                &account_id,
+                user_name.as_deref(),
+                &key,
+                Some(claims),
+            )
+        }
+        SessionPrincipal::AssumedRole {
+            role_name,
+            role_id,
+            session_name,
+            ..
+        } => {
+            let role = account
+                .roles
+                .get(&role_name.to_lowercase())
+                .ok_or_else(invalid_token)?;
+            if &role.role_id != role_id {
+                return Err(invalid_token());
+            }
+            let arn = format!(
+                "arn:aws:sts::{account_id}:assumed-role/{}/{session_name}",
+                role.name
+            );
+            Ok(Caller {
+                principal: Principal::AssumedRole {
+                    arn: arn.clone(),
+                    account: account_id.clone(),
+                    role_name: role.name.clone(),
+                    role_arn: format!("arn:aws:iam::{account_id}:role{}{}", role.path, role.name),
+                    session_name: session_name.clone(),
+                },
+                identity: Identity::AssumedRole {
+                    role_name: role.name.clone(),
+                    session_name: session_name.clone(),
+                },
+                arn,
+                user_id: format!("{}:{session_name}", role.role_id),
+                tags: merge_tags(&role.tags, &claims.tags),
+                access_key_id: claims.access_key_id.clone(),
+                account_id,
+                session: Some(claims),
+            })
+        }
+        SessionPrincipal::FederatedUser {
+            name,
+            federating_user,
+        } => {
+            let user = account
+                .users
+                .get(&federating_user.to_lowercase())
+                .ok_or_else(invalid_token)?;
+            let arn = format!("arn:aws:sts::{account_id}:federated-user/{name}");
+            Ok(Caller {
+                principal: Principal::FederatedUser {
+                    arn: arn.clone(),
+                    account: account_id.clone(),
+                    name: name.clone(),
+                },
+                identity: Identity::FederatedUser {
+                    name: name.clone(),
+                    federating_user: user.name.clone(),
+                },
+                arn,
+                user_id: format!("{account_id}:{name}"),
+                tags: merge_tags(&user.tags, &claims.tags),
+                access_key_id: claims.access_key_id.clone(),
+                account_id,
+                session: Some(claims),
             })
         }
     }

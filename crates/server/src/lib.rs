@@ -6,6 +6,7 @@
 
 mod app;
 mod auth;
+mod authz;
 mod error;
 mod iam_api;
 mod query;

@@ -16,6 +16,9 @@ fn owner<'a>(call: &'a Call<'_>) -> Result<(Option<&'a str>, String), ApiError> 
         (Some(name), _) => Ok((Some(name), user_target(call, name)?.0)),
         (None, Identity::User { name, .. }) => Ok((Some(name.as_str()), call.caller.arn.clone())),
         (None, Identity::Root) => Ok((None, call.caller.arn.clone())),
+        (None, Identity::AssumedRole { .. } | Identity::FederatedUser { .. }) => Err(
+            ApiError::validation("Must specify userName when calling with non-User credentials"),
+        ),
     }
 }
 

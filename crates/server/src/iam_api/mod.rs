@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use portcullis_iam::model::Tag;
 use portcullis_iam::{IamService, Snapshot};
-use portcullis_policy::{Basis, PolicyInputs, PolicySource, Principal, RequestContext};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -34,28 +33,7 @@ pub struct Call<'a> {
     authorized: Cell<bool>,
 }
 
-/// Facts about the request that condition keys report.
-#[derive(Debug, Clone)]
-pub struct RequestEnv {
-    pub source_ip: String,
-    pub user_agent: String,
-    pub secure_transport: bool,
-    /// Unix seconds.
-    pub now: i64,
-}
-
-/// Extra condition keys of one call.
-#[derive(Default)]
-pub struct CallKeys<'a> {
-    /// Tags the request sets (`aws:RequestTag/*`, `aws:TagKeys`).
-    pub request_tags: &'a [Tag],
-    /// Keys the request removes (`aws:TagKeys` for Untag*).
-    pub tag_keys: &'a [String],
-    /// Tags of the target (`aws:ResourceTag/*`).
-    pub resource_tags: &'a [Tag],
-    /// Service-specific keys (`iam:PermissionsBoundary`, `iam:PolicyARN`, ...).
-    pub extra: &'a [(&'a str, &'a str)],
-}
+pub use crate::authz::{CallKeys, RequestEnv};
 
 type Handler = fn(&Call<'_>) -> Result<Xml, ApiError>;
 
@@ -200,66 +178,21 @@ impl Call<'_> {
         keys: CallKeys<'_>,
     ) -> Result<(), ApiError> {
         self.authorized.set(true);
-        // The caller's own policies: a user's (with its groups'), or a role session's role's.
-        let policies = match &self.caller.principal {
-            Principal::Root { .. } => return Ok(()),
-            Principal::User { name, .. } => self.snapshot.user_policies(self.account(), name),
-            Principal::AssumedRole { role_name, .. } => {
-                self.snapshot.role_policies(self.account(), role_name)
-            }
-            _ => None,
-        };
-        let principal = self.caller.principal.clone();
-        let mut context = RequestContext::new();
-        self.env.add_keys(&mut context);
-        context.insert("aws:userid", self.caller.user_id.as_str());
-        for tag in &self.caller.tags {
-            context.insert(&format!("aws:PrincipalTag/{}", tag.key), tag.value.as_str());
-        }
-        for tag in keys.request_tags {
-            context.insert(&format!("aws:RequestTag/{}", tag.key), tag.value.as_str());
-        }
-        if !keys.request_tags.is_empty() {
-            context.insert_multi(
-                "aws:TagKeys",
-                keys.request_tags.iter().map(|t| t.key.as_str()),
-            );
-        } else if !keys.tag_keys.is_empty() {
-            context.insert_multi("aws:TagKeys", keys.tag_keys.iter().map(String::as_str));
-        }
-        for tag in keys.resource_tags {
-            context.insert(&format!("aws:ResourceTag/{}", tag.key), tag.value.as_str());
-        }
-        for (k, v) in keys.extra {
-            context.insert(k, *v);
-        }
-        let request = portcullis_policy::Request::new(principal, action, resource, context);
-        let inputs = PolicyInputs {
-            identity: policies.as_ref().map(|p| &p.identity),
-            boundary: policies.as_ref().and_then(|p| p.boundary.as_ref()),
-            ..Default::default()
-        };
-        let decision = inputs.evaluate(&request);
-        if decision.is_allowed() {
+        if self.caller.identity == crate::auth::Identity::Root && !self.caller.is_session() {
             return Ok(());
         }
-        let why = match decision.basis {
-            Basis::ExplicitDeny => {
-                let kind = match decision.statements.first().map(|s| s.source) {
-                    Some(PolicySource::PermissionsBoundary) => "a permissions boundary",
-                    _ => "an identity-based policy",
-                };
-                format!("with an explicit deny in {kind}")
-            }
-            Basis::MissingAllow(PolicySource::PermissionsBoundary) => {
-                format!("because no permissions boundary allows the {action} action")
-            }
-            _ => format!("because no identity-based policy allows the {action} action"),
-        };
-        Err(ApiError::access_denied(format!(
-            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
-            self.caller.arn
-        )))
+        crate::authz::authorize(
+            self.caller,
+            &self.snapshot,
+            self.env,
+            &crate::authz::Question {
+                action,
+                resource,
+                keys,
+                resource_policy: None,
+                resource_account: None,
+            },
+        )
     }
 
     /// `MaxItems` and `Marker` applied to `items`, sorted as given; the marker is the key of
@@ -292,28 +225,6 @@ impl Call<'_> {
 pub fn page_footer(x: &mut Xml, next: Option<String>) {
     x.bool("IsTruncated", next.is_some());
     x.opt("Marker", next.as_deref());
-}
-
-impl RequestEnv {
-    fn add_keys(&self, context: &mut RequestContext) {
-        context.insert("aws:SourceIp", self.source_ip.as_str());
-        context.insert("aws:UserAgent", self.user_agent.as_str());
-        context.insert(
-            "aws:SecureTransport",
-            if self.secure_transport {
-                "true"
-            } else {
-                "false"
-            },
-        );
-        context.insert("aws:EpochTime", self.now.to_string());
-        if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(self.now) {
-            if let Ok(s) = t.format(&time::format_description::well_known::Rfc3339) {
-                context.insert("aws:CurrentTime", s);
-            }
-        }
-        context.insert("aws:RequestedRegion", "us-east-1");
-    }
 }
 
 /// `<Tags>` of an entity.

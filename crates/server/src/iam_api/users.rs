@@ -35,7 +35,9 @@ pub(super) fn target_user<'a>(
         Some(n) => Ok(n),
         None => match &call.caller.identity {
             crate::auth::Identity::User { name, .. } => Ok(name),
-            crate::auth::Identity::Root => Err(ApiError::validation(
+            crate::auth::Identity::Root
+            | crate::auth::Identity::AssumedRole { .. }
+            | crate::auth::Identity::FederatedUser { .. } => Err(ApiError::validation(
                 "Must specify userName when calling with non-User credentials",
             )),
         },
