@@ -16,16 +16,20 @@ pub enum Table {
     Roles,
     Policies,
     AccessKeys,
+    SshPublicKeys,
+    SigningCertificates,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 8] = [
         Table::Accounts,
         Table::Users,
         Table::Groups,
         Table::Roles,
         Table::Policies,
         Table::AccessKeys,
+        Table::SshPublicKeys,
+        Table::SigningCertificates,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +40,8 @@ impl Table {
             Table::Roles => "roles",
             Table::Policies => "policies",
             Table::AccessKeys => "access_keys",
+            Table::SshPublicKeys => "ssh_public_keys",
+            Table::SigningCertificates => "signing_certificates",
         }
     }
 }
@@ -85,6 +91,9 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE roles       (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE policies    (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE access_keys (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+", "
+    CREATE TABLE ssh_public_keys      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE signing_certificates (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 "];
 
 /// The embedded store: one SQLite file in WAL mode.
