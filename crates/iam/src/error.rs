@@ -35,6 +35,20 @@ pub enum IamError {
     ServiceFailure(String),
     #[error("{0}")]
     PackedPolicyTooLarge(String),
+    #[error("{0}")]
+    InvalidUserType(String),
+    #[error("{0}")]
+    InvalidPublicKey(String),
+    #[error("{0}")]
+    DuplicateSshPublicKey(String),
+    #[error("{0}")]
+    UnrecognizedPublicKeyEncoding(String),
+    #[error("{0}")]
+    MalformedCertificate(String),
+    #[error("{0}")]
+    InvalidCertificate(String),
+    #[error("{0}")]
+    DuplicateCertificate(String),
 }
 
 impl IamError {
@@ -56,6 +70,13 @@ impl IamError {
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::ServiceFailure(_) => "ServiceFailure",
             IamError::PackedPolicyTooLarge(_) => "PackedPolicyTooLarge",
+            IamError::InvalidUserType(_) => "InvalidUserType",
+            IamError::InvalidPublicKey(_) => "InvalidPublicKey",
+            IamError::DuplicateSshPublicKey(_) => "DuplicateSSHPublicKey",
+            IamError::UnrecognizedPublicKeyEncoding(_) => "UnrecognizedPublicKeyEncoding",
+            IamError::MalformedCertificate(_) => "MalformedCertificate",
+            IamError::InvalidCertificate(_) => "InvalidCertificate",
+            IamError::DuplicateCertificate(_) => "DuplicateCertificate",
         }
     }
 
@@ -66,7 +87,8 @@ impl IamError {
             IamError::EntityAlreadyExists(_)
             | IamError::DeleteConflict(_)
             | IamError::LimitExceeded(_)
-            | IamError::EntityTemporarilyUnmodifiable(_) => 409,
+            | IamError::EntityTemporarilyUnmodifiable(_)
+            | IamError::DuplicateCertificate(_) => 409,
             IamError::AccessDenied(_) => 403,
             IamError::ServiceFailure(_) => 500,
             _ => 400,

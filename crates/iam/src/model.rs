@@ -111,6 +111,10 @@ pub struct LoginProfile {
     pub password_hash: String,
     pub create_date: Timestamp,
     pub password_reset_required: bool,
+    /// When the current password was set (its age counts from here); `create_date` when
+    /// absent.
+    #[serde(default)]
+    pub password_set_date: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +138,10 @@ pub struct User {
     pub login_profile: Option<LoginProfile>,
     #[serde(default)]
     pub password_last_used: Option<Timestamp>,
+    /// argon2id hashes of the user's most recent passwords (the current one last), kept for
+    /// the password policy's reuse prevention; survives DeleteLoginProfile.
+    #[serde(default)]
+    pub password_history: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -321,4 +329,30 @@ pub struct AccountSettings {
     pub alias: Option<String>,
     #[serde(default)]
     pub password_policy: Option<PasswordPolicy>,
+}
+
+/// An SSH public key of a user (for git over SSH), in both encodings AWS returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SshPublicKey {
+    pub ssh_public_key_id: String,
+    pub user_name: String,
+    /// The OpenSSH one-line form (`ssh-ed25519 AAAA... comment`).
+    pub body_ssh: String,
+    /// The same key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo).
+    pub body_pem: String,
+    /// MD5 of the key blob, colon-separated hex, as AWS shows it.
+    pub fingerprint: String,
+    pub status: KeyStatus,
+    pub upload_date: Timestamp,
+}
+
+/// An X.509 signing certificate of a user, or (`user_name` None) of the account's root user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningCertificate {
+    pub certificate_id: String,
+    pub user_name: Option<String>,
+    /// The PEM text as uploaded.
+    pub body: String,
+    pub status: KeyStatus,
+    pub upload_date: Timestamp,
 }

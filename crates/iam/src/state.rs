@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{IamError, IamResult};
 use crate::model::{
     AccessKey, AccessKeyLastUsed, AccountSettings, Group, InstanceProfile, KeyStatus,
-    ManagedPolicy, Role, Secret, Timestamp, User,
+    ManagedPolicy, Role, Secret, SigningCertificate, SshPublicKey, Timestamp, User,
 };
 use crate::seal::MasterKey;
 use crate::store::{Change, Row, Table};
@@ -26,6 +26,10 @@ pub struct AccountState {
     pub policies: OrdMap<String, ManagedPolicy>,
     /// Instance profiles, by lowercased name.
     pub instance_profiles: OrdMap<String, InstanceProfile>,
+    /// Users' SSH public keys, by key id.
+    pub ssh_public_keys: OrdMap<String, SshPublicKey>,
+    /// Signing certificates of users and of root, by certificate id.
+    pub signing_certificates: OrdMap<String, SigningCertificate>,
 }
 
 /// Everything.
@@ -102,6 +106,19 @@ impl Touched {
             .insert((Table::AccessKeys, account.to_owned(), key_id.to_owned()));
     }
 
+    pub fn ssh_public_key(&mut self, account: &str, key_id: &str) {
+        self.rows
+            .insert((Table::SshPublicKeys, account.to_owned(), key_id.to_owned()));
+    }
+
+    pub fn signing_certificate(&mut self, account: &str, certificate_id: &str) {
+        self.rows.insert((
+            Table::SigningCertificates,
+            account.to_owned(),
+            certificate_id.to_owned(),
+        ));
+    }
+
     pub fn account(&mut self, account: &str) {
         self.rows
             .insert((Table::Accounts, account.to_owned(), "settings".to_owned()));
@@ -142,6 +159,14 @@ impl Touched {
                 Table::InstanceProfiles => account
                     .and_then(|a| a.instance_profiles.get(row_key))
                     .map(|p| json(serde_json::to_string(p)))
+                    .transpose()?,
+                Table::SshPublicKeys => account
+                    .and_then(|a| a.ssh_public_keys.get(row_key))
+                    .map(|k| json(serde_json::to_string(k)))
+                    .transpose()?,
+                Table::SigningCertificates => account
+                    .and_then(|a| a.signing_certificates.get(row_key))
+                    .map(|c| json(serde_json::to_string(c)))
                     .transpose()?,
                 Table::AccessKeys => state
                     .access_keys
@@ -213,6 +238,18 @@ impl IamState {
                 }
                 Table::InstanceProfiles => {
                     account.instance_profiles.insert(
+                        row.key.clone(),
+                        serde_json::from_str(&row.data).map_err(bad)?,
+                    );
+                }
+                Table::SshPublicKeys => {
+                    account.ssh_public_keys.insert(
+                        row.key.clone(),
+                        serde_json::from_str(&row.data).map_err(bad)?,
+                    );
+                }
+                Table::SigningCertificates => {
+                    account.signing_certificates.insert(
                         row.key.clone(),
                         serde_json::from_str(&row.data).map_err(bad)?,
                     );

@@ -17,10 +17,12 @@ pub enum Table {
     Policies,
     AccessKeys,
     InstanceProfiles,
+    SshPublicKeys,
+    SigningCertificates,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 9] = [
         Table::Accounts,
         Table::Users,
         Table::Groups,
@@ -28,6 +30,8 @@ impl Table {
         Table::Policies,
         Table::AccessKeys,
         Table::InstanceProfiles,
+        Table::SshPublicKeys,
+        Table::SigningCertificates,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +43,8 @@ impl Table {
             Table::Policies => "policies",
             Table::AccessKeys => "access_keys",
             Table::InstanceProfiles => "instance_profiles",
+            Table::SshPublicKeys => "ssh_public_keys",
+            Table::SigningCertificates => "signing_certificates",
         }
     }
 }
@@ -90,6 +96,9 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE access_keys (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 ", "
     CREATE TABLE instance_profiles (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+", "
+    CREATE TABLE ssh_public_keys      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE signing_certificates (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 "];
 
 /// The embedded store: one SQLite file in WAL mode.

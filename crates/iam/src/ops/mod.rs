@@ -3,11 +3,15 @@
 //! Nothing here knows of HTTP or XML.
 
 pub mod access_keys;
+pub mod account;
 pub mod attachments;
 pub mod groups;
 pub mod instance_profiles;
+pub mod login_profiles;
 pub mod policies;
 pub mod roles;
+pub mod signing_certificates;
+pub mod ssh_keys;
 pub mod users;
 
 use crate::error::{IamError, IamResult};

@@ -4,7 +4,7 @@ use crate::error::{IamError, IamResult};
 use crate::ids::{IdKind, new_id};
 use crate::model::{Tag, User, now_timestamp};
 use crate::names::{check_name, check_path, check_tags};
-use crate::state::{IamState, Touched};
+use crate::state::{AccountState, IamState, Touched};
 
 pub fn create_user(
     state: &mut IamState,
@@ -46,6 +46,7 @@ pub fn create_user(
         groups: Vec::new(),
         login_profile: None,
         password_last_used: None,
+        password_history: Vec::new(),
     };
     account.users.insert(name.to_lowercase(), user.clone());
     touched.user(account_id, name);
@@ -97,12 +98,43 @@ pub fn update_user(
                 touched.access_key(account_id, &id);
             }
         }
+        rename_credentials(state.account_mut(account_id)?, touched, account_id, name, n);
         touched.user(account_id, name);
     }
     let account = state.account_mut(account_id)?;
     touched.user(account_id, &user.name);
     account.users.insert(user.name.to_lowercase(), user);
     Ok(())
+}
+
+/// Points the SSH keys and signing certificates of user `old` at its new name `new`.
+fn rename_credentials(
+    account: &mut AccountState,
+    touched: &mut Touched,
+    account_id: &str,
+    old: &str,
+    new: &str,
+) {
+    let keys: Vec<String> = super::ssh_keys::list(account, old)
+        .iter()
+        .map(|k| k.ssh_public_key_id.clone())
+        .collect();
+    for id in keys {
+        if let Some(key) = account.ssh_public_keys.get_mut(&id) {
+            key.user_name = new.to_owned();
+            touched.ssh_public_key(account_id, &id);
+        }
+    }
+    let certs: Vec<String> = super::signing_certificates::list(account, Some(old))
+        .iter()
+        .map(|c| c.certificate_id.clone())
+        .collect();
+    for id in certs {
+        if let Some(cert) = account.signing_certificates.get_mut(&id) {
+            cert.user_name = Some(new.to_owned());
+            touched.signing_certificate(account_id, &id);
+        }
+    }
 }
 
 /// Deletes a user that has nothing attached to it, as AWS requires.
@@ -130,6 +162,10 @@ pub fn delete_user(
         Some("inline policies")
     } else if user.login_profile.is_some() {
         Some("a login profile")
+    } else if !super::ssh_keys::list(account, name).is_empty() {
+        Some("SSH public keys")
+    } else if !super::signing_certificates::list(account, Some(name)).is_empty() {
+        Some("signing certificates")
     } else {
         None
     };

@@ -3,11 +3,15 @@
 //! for a handler that did not.
 
 mod access_keys;
+mod account;
 mod authorization_details;
 mod groups;
 mod instance_profiles;
+mod login_profiles;
 mod policies;
 mod roles;
+mod signing_certificates;
+mod ssh_keys;
 mod users;
 
 use std::cell::Cell;
@@ -119,6 +123,27 @@ fn handler(action: &str) -> Option<Handler> {
         "GetAccountAuthorizationDetails" => {
             authorization_details::get_account_authorization_details
         }
+        "CreateLoginProfile" => login_profiles::create_login_profile,
+        "GetLoginProfile" => login_profiles::get_login_profile,
+        "UpdateLoginProfile" => login_profiles::update_login_profile,
+        "DeleteLoginProfile" => login_profiles::delete_login_profile,
+        "ChangePassword" => login_profiles::change_password,
+        "UpdateAccountPasswordPolicy" => account::update_account_password_policy,
+        "GetAccountPasswordPolicy" => account::get_account_password_policy,
+        "DeleteAccountPasswordPolicy" => account::delete_account_password_policy,
+        "CreateAccountAlias" => account::create_account_alias,
+        "ListAccountAliases" => account::list_account_aliases,
+        "DeleteAccountAlias" => account::delete_account_alias,
+        "GetAccountSummary" => account::get_account_summary,
+        "UploadSSHPublicKey" => ssh_keys::upload_ssh_public_key,
+        "GetSSHPublicKey" => ssh_keys::get_ssh_public_key,
+        "ListSSHPublicKeys" => ssh_keys::list_ssh_public_keys,
+        "UpdateSSHPublicKey" => ssh_keys::update_ssh_public_key,
+        "DeleteSSHPublicKey" => ssh_keys::delete_ssh_public_key,
+        "UploadSigningCertificate" => signing_certificates::upload_signing_certificate,
+        "ListSigningCertificates" => signing_certificates::list_signing_certificates,
+        "UpdateSigningCertificate" => signing_certificates::update_signing_certificate,
+        "DeleteSigningCertificate" => signing_certificates::delete_signing_certificate,
         _ => return None,
     })
 }
