@@ -33,6 +33,12 @@ pub enum IamError {
     InvalidAction(String),
     #[error("{0}")]
     ServiceFailure(String),
+    /// A certificate or private key that cannot be parsed or used.
+    #[error("{0}")]
+    MalformedCertificate(String),
+    /// A private key that does not belong to the certificate.
+    #[error("{0}")]
+    KeyPairMismatch(String),
 }
 
 impl IamError {
@@ -53,6 +59,8 @@ impl IamError {
             IamError::UnmodifiableEntity(_) => "UnmodifiableEntity",
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::ServiceFailure(_) => "ServiceFailure",
+            IamError::MalformedCertificate(_) => "MalformedCertificate",
+            IamError::KeyPairMismatch(_) => "KeyPairMismatch",
         }
     }
 

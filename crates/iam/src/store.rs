@@ -16,16 +16,22 @@ pub enum Table {
     Roles,
     Policies,
     AccessKeys,
+    OidcProviders,
+    SamlProviders,
+    ServerCertificates,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 9] = [
         Table::Accounts,
         Table::Users,
         Table::Groups,
         Table::Roles,
         Table::Policies,
         Table::AccessKeys,
+        Table::OidcProviders,
+        Table::SamlProviders,
+        Table::ServerCertificates,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +42,9 @@ impl Table {
             Table::Roles => "roles",
             Table::Policies => "policies",
             Table::AccessKeys => "access_keys",
+            Table::OidcProviders => "oidc_providers",
+            Table::SamlProviders => "saml_providers",
+            Table::ServerCertificates => "server_certificates",
         }
     }
 }
@@ -85,6 +94,10 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE roles       (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE policies    (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE access_keys (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+", "
+    CREATE TABLE oidc_providers      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE saml_providers      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE server_certificates (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 "];
 
 /// The embedded store: one SQLite file in WAL mode.
