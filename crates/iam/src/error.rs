@@ -49,6 +49,9 @@ pub enum IamError {
     InvalidCertificate(String),
     #[error("{0}")]
     DuplicateCertificate(String),
+    /// A private key that does not belong to the certificate.
+    #[error("{0}")]
+    KeyPairMismatch(String),
 }
 
 impl IamError {
@@ -77,6 +80,7 @@ impl IamError {
             IamError::MalformedCertificate(_) => "MalformedCertificate",
             IamError::InvalidCertificate(_) => "InvalidCertificate",
             IamError::DuplicateCertificate(_) => "DuplicateCertificate",
+            IamError::KeyPairMismatch(_) => "KeyPairMismatch",
         }
     }
 

@@ -1,6 +1,7 @@
-//! The IAM domain: accounts, users, groups, policies, access keys, passwords, SSH keys and
-//! signing certificates; their validation and quotas; the [`Store`](store::Store) they
-//! persist to; and the snapshot the authorization path reads. Knows nothing of HTTP.
+//! The IAM domain: accounts, users, groups, roles, policies, access keys, passwords, SSH
+//! keys, certificates, identity providers; their validation and quotas; the
+//! [`Store`](store::Store) they persist to; the session tokens of STS; and the snapshot the
+//! authorization path reads. Knows nothing of HTTP.
 
 pub mod aws_managed;
 pub mod error;
@@ -9,9 +10,11 @@ pub mod model;
 pub mod names;
 pub mod ops;
 pub mod passwords;
+pub mod saml_metadata;
 pub mod seal;
 pub mod service;
 pub mod session;
+pub mod signing_cert;
 pub mod ssh_public_key;
 pub mod state;
 pub mod store;

@@ -287,7 +287,7 @@ impl fmt::Debug for AccessKey {
 }
 
 /// A secret that never shows in logs or debug output.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
 impl Secret {
@@ -355,4 +355,97 @@ pub struct SigningCertificate {
     pub body: String,
     pub status: KeyStatus,
     pub upload_date: Timestamp,
+}
+
+/// An OpenID Connect identity provider, trusted for `AssumeRoleWithWebIdentity`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OidcProvider {
+    /// The issuer URL without `https://`: host in lowercase (and port), then the path as
+    /// given. It is the ARN's resource (`oidc-provider/{url}`), and a token's `iss` claim
+    /// names the provider as `https://{url}`.
+    pub url: String,
+    /// The audiences (`aud`) the provider's tokens may carry.
+    pub client_ids: Vec<String>,
+    /// SHA-1 thumbprints of the provider's certificates, 40 lowercase hex digits each.
+    pub thumbprints: Vec<String>,
+    pub create_date: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// Whether a SAML provider's assertions must be encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AssertionEncryptionMode {
+    Required,
+    Allowed,
+}
+
+impl AssertionEncryptionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssertionEncryptionMode::Required => "Required",
+            AssertionEncryptionMode::Allowed => "Allowed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AssertionEncryptionMode> {
+        match s {
+            "Required" => Some(AssertionEncryptionMode::Required),
+            "Allowed" => Some(AssertionEncryptionMode::Allowed),
+            _ => None,
+        }
+    }
+}
+
+/// A private key that decrypts a SAML provider's encrypted assertions; never returned,
+/// sealed at rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlPrivateKey {
+    pub key_id: String,
+    pub timestamp: Timestamp,
+    /// The PEM text; stored sealed beside the provider's row, never in it.
+    #[serde(skip)]
+    pub key: Secret,
+}
+
+/// A SAML 2.0 identity provider, trusted for `AssumeRoleWithSAML`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlProvider {
+    pub name: String,
+    /// `SAMLProviderUUID`.
+    pub uuid: String,
+    /// The metadata document as uploaded.
+    pub metadata_document: String,
+    /// The metadata's `entityID`: the `Issuer` of the provider's responses.
+    pub entity_id: String,
+    /// The metadata's signing certificates, base64 DER: what verifies a response.
+    pub signing_certificates: Vec<String>,
+    pub create_date: Timestamp,
+    pub valid_until: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub assertion_encryption_mode: Option<AssertionEncryptionMode>,
+    #[serde(default)]
+    pub private_keys: Vec<SamlPrivateKey>,
+}
+
+/// A server certificate (for load balancers and the like). The private key is never
+/// returned and is sealed at rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerCertificate {
+    pub server_certificate_id: String,
+    pub name: String,
+    pub path: String,
+    pub certificate_body: String,
+    #[serde(default)]
+    pub certificate_chain: Option<String>,
+    pub upload_date: Timestamp,
+    /// The certificate's `notAfter`.
+    pub expiration: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// The PEM private key; stored sealed beside the row, never in it.
+    #[serde(skip)]
+    pub private_key: Secret,
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{IamError, IamResult};
 use crate::model::{
     AccessKey, AccessKeyLastUsed, AccountSettings, Group, InstanceProfile, KeyStatus,
-    ManagedPolicy, Role, Secret, SigningCertificate, SshPublicKey, Timestamp, User,
+    ManagedPolicy, OidcProvider, Role, SamlProvider, Secret, ServerCertificate, SigningCertificate,
+    SshPublicKey, Timestamp, User,
 };
 use crate::seal::MasterKey;
 use crate::store::{Change, Row, Table};
@@ -30,6 +31,13 @@ pub struct AccountState {
     pub ssh_public_keys: OrdMap<String, SshPublicKey>,
     /// Signing certificates of users and of root, by certificate id.
     pub signing_certificates: OrdMap<String, SigningCertificate>,
+    /// OpenID Connect providers, by URL without `https://` (the ARN's resource after
+    /// `oidc-provider/`).
+    pub oidc_providers: OrdMap<String, OidcProvider>,
+    /// SAML providers, by lowercased name.
+    pub saml_providers: OrdMap<String, SamlProvider>,
+    /// Server certificates, by lowercased name.
+    pub server_certificates: OrdMap<String, ServerCertificate>,
 }
 
 /// Everything.
@@ -64,6 +72,23 @@ struct StoredAccessKey {
     create_date: Timestamp,
     secret_sealed: String,
     last_used: Option<AccessKeyLastUsed>,
+}
+
+/// How a server certificate is stored: the private key sealed beside the row.
+#[derive(Serialize, Deserialize)]
+struct StoredServerCertificate {
+    #[serde(flatten)]
+    certificate: ServerCertificate,
+    private_key_sealed: String,
+}
+
+/// How a SAML provider is stored: its decryption keys sealed, in the order of `private_keys`.
+#[derive(Serialize, Deserialize)]
+struct StoredSamlProvider {
+    #[serde(flatten)]
+    provider: SamlProvider,
+    #[serde(default)]
+    private_keys_sealed: Vec<String>,
 }
 
 /// The rows a write touched; turned into store changes from the state after the write.
@@ -116,6 +141,27 @@ impl Touched {
             Table::SigningCertificates,
             account.to_owned(),
             certificate_id.to_owned(),
+        ));
+    }
+
+    pub fn oidc_provider(&mut self, account: &str, url: &str) {
+        self.rows
+            .insert((Table::OidcProviders, account.to_owned(), url.to_owned()));
+    }
+
+    pub fn saml_provider(&mut self, account: &str, name: &str) {
+        self.rows.insert((
+            Table::SamlProviders,
+            account.to_owned(),
+            name.to_lowercase(),
+        ));
+    }
+
+    pub fn server_certificate(&mut self, account: &str, name: &str) {
+        self.rows.insert((
+            Table::ServerCertificates,
+            account.to_owned(),
+            name.to_lowercase(),
         ));
     }
 
@@ -179,6 +225,32 @@ impl Touched {
                             create_date: k.create_date.clone(),
                             secret_sealed: key.seal(k.secret.expose()),
                             last_used: k.last_used.clone(),
+                        }))
+                    })
+                    .transpose()?,
+                Table::OidcProviders => account
+                    .and_then(|a| a.oidc_providers.get(row_key))
+                    .map(|p| json(serde_json::to_string(p)))
+                    .transpose()?,
+                Table::SamlProviders => account
+                    .and_then(|a| a.saml_providers.get(row_key))
+                    .map(|p| {
+                        json(serde_json::to_string(&StoredSamlProvider {
+                            provider: p.clone(),
+                            private_keys_sealed: p
+                                .private_keys
+                                .iter()
+                                .map(|k| key.seal(k.key.expose()))
+                                .collect(),
+                        }))
+                    })
+                    .transpose()?,
+                Table::ServerCertificates => account
+                    .and_then(|a| a.server_certificates.get(row_key))
+                    .map(|c| {
+                        json(serde_json::to_string(&StoredServerCertificate {
+                            certificate: c.clone(),
+                            private_key_sealed: key.seal(c.private_key.expose()),
                         }))
                     })
                     .transpose()?,
@@ -271,6 +343,46 @@ impl IamState {
                             last_used: stored.last_used,
                         },
                     );
+                }
+                Table::OidcProviders => {
+                    account.oidc_providers.insert(
+                        row.key.clone(),
+                        serde_json::from_str(&row.data).map_err(bad)?,
+                    );
+                }
+                Table::SamlProviders => {
+                    let stored: StoredSamlProvider =
+                        serde_json::from_str(&row.data).map_err(bad)?;
+                    let mut provider = stored.provider;
+                    if provider.private_keys.len() != stored.private_keys_sealed.len() {
+                        return Err(format!(
+                            "SAML provider {}: its sealed keys do not match its key list",
+                            provider.name
+                        ));
+                    }
+                    for (k, sealed) in provider
+                        .private_keys
+                        .iter_mut()
+                        .zip(&stored.private_keys_sealed)
+                    {
+                        k.key = Secret::new(
+                            key.open(sealed)
+                                .map_err(|e| format!("SAML provider {}: {e}", provider.name))?,
+                        );
+                    }
+                    account.saml_providers.insert(row.key.clone(), provider);
+                }
+                Table::ServerCertificates => {
+                    let stored: StoredServerCertificate =
+                        serde_json::from_str(&row.data).map_err(bad)?;
+                    let mut certificate = stored.certificate;
+                    certificate.private_key =
+                        Secret::new(key.open(&stored.private_key_sealed).map_err(|e| {
+                            format!("server certificate {}: {e}", certificate.name)
+                        })?);
+                    account
+                        .server_certificates
+                        .insert(row.key.clone(), certificate);
                 }
             }
         }

@@ -19,10 +19,13 @@ pub enum Table {
     InstanceProfiles,
     SshPublicKeys,
     SigningCertificates,
+    OidcProviders,
+    SamlProviders,
+    ServerCertificates,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 12] = [
         Table::Accounts,
         Table::Users,
         Table::Groups,
@@ -32,6 +35,9 @@ impl Table {
         Table::InstanceProfiles,
         Table::SshPublicKeys,
         Table::SigningCertificates,
+        Table::OidcProviders,
+        Table::SamlProviders,
+        Table::ServerCertificates,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +51,9 @@ impl Table {
             Table::InstanceProfiles => "instance_profiles",
             Table::SshPublicKeys => "ssh_public_keys",
             Table::SigningCertificates => "signing_certificates",
+            Table::OidcProviders => "oidc_providers",
+            Table::SamlProviders => "saml_providers",
+            Table::ServerCertificates => "server_certificates",
         }
     }
 }
@@ -99,6 +108,10 @@ const MIGRATIONS: &[&str] = &["
 ", "
     CREATE TABLE ssh_public_keys      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE signing_certificates (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+", "
+    CREATE TABLE oidc_providers      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE saml_providers      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+    CREATE TABLE server_certificates (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 "];
 
 /// The embedded store: one SQLite file in WAL mode.

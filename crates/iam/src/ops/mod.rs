@@ -8,8 +8,11 @@ pub mod attachments;
 pub mod groups;
 pub mod instance_profiles;
 pub mod login_profiles;
+pub mod oidc_providers;
 pub mod policies;
 pub mod roles;
+pub mod saml_providers;
+pub mod server_certificates;
 pub mod signing_certificates;
 pub mod ssh_keys;
 pub mod users;
@@ -82,4 +85,39 @@ pub fn instance_profile_mut<'a>(
 /// Items whose path starts with `prefix` (every item when there is none).
 pub fn path_matches(path: &str, prefix: Option<&str>) -> bool {
     prefix.is_none_or(|p| path.starts_with(p))
+}
+
+/// The resource of `arn:aws:iam::{account_id}:{kind}/{resource}`: InvalidInput when `arn` is
+/// not an IAM ARN of that kind, NoSuchEntity when it names another account's entity.
+pub fn arn_resource<'a>(
+    account_id: &str,
+    arn: &'a str,
+    kind: &str,
+    what: &str,
+) -> IamResult<&'a str> {
+    let invalid = || IamError::InvalidInput(format!("ARN {arn} is not valid."));
+    let rest = arn.strip_prefix("arn:aws:iam::").ok_or_else(invalid)?;
+    let (account, rest) = rest.split_once(':').ok_or_else(invalid)?;
+    let resource = rest
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix('/'))
+        .filter(|r| !r.is_empty())
+        .ok_or_else(invalid)?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    if account != account_id {
+        return Err(IamError::NoSuchEntity(format!("{what} {arn} not found.")));
+    }
+    Ok(resource)
+}
+
+/// A random id of `len` characters of `[A-Z0-9]` (SAML provider UUIDs and key ids).
+pub fn random_upper_alnum(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }

@@ -242,3 +242,34 @@ pub fn set_default_policy_version(
     touched.policy(account_id, arn);
     Ok(())
 }
+
+/// Tags a customer managed policy (AWS managed policies cannot be tagged).
+pub fn tag_policy(
+    state: &mut IamState,
+    touched: &mut Touched,
+    account_id: &str,
+    arn: &str,
+    tags: &[Tag],
+) -> IamResult<()> {
+    let account = state.account_mut(account_id)?;
+    let policy = find_own_mut(account, arn)?;
+    policy.tags = check_tags(&policy.tags, tags)?;
+    touched.policy(account_id, arn);
+    Ok(())
+}
+
+pub fn untag_policy(
+    state: &mut IamState,
+    touched: &mut Touched,
+    account_id: &str,
+    arn: &str,
+    keys: &[String],
+) -> IamResult<()> {
+    let account = state.account_mut(account_id)?;
+    let policy = find_own_mut(account, arn)?;
+    policy
+        .tags
+        .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+    touched.policy(account_id, arn);
+    Ok(())
+}

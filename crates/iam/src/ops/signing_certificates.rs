@@ -4,8 +4,8 @@
 
 use crate::error::{IamError, IamResult};
 use crate::model::{KeyStatus, SigningCertificate, now_timestamp};
+use crate::signing_cert;
 use crate::state::{AccountState, IamState, Touched};
-use crate::x509;
 
 /// The most signing certificates a user (or root) may have.
 pub const MAX_PER_USER: usize = 2;
@@ -40,8 +40,8 @@ pub fn upload(
     user: Option<&str>,
     body: &str,
 ) -> IamResult<SigningCertificate> {
-    let parsed = x509::parse(body)?;
-    let id = x509::certificate_id(account_id, &parsed);
+    let parsed = signing_cert::parse(body)?;
+    let id = signing_cert::certificate_id(account_id, &parsed);
     let account = state.account_mut(account_id)?;
     let user_name = match user {
         Some(u) => Some(super::user(account, u)?.name.clone()),

@@ -9,7 +9,9 @@ mod groups;
 mod instance_profiles;
 mod login_profiles;
 mod policies;
+mod providers;
 mod roles;
+mod server_certificates;
 mod signing_certificates;
 mod ssh_keys;
 mod users;
@@ -144,6 +146,41 @@ fn handler(action: &str) -> Option<Handler> {
         "ListSigningCertificates" => signing_certificates::list_signing_certificates,
         "UpdateSigningCertificate" => signing_certificates::update_signing_certificate,
         "DeleteSigningCertificate" => signing_certificates::delete_signing_certificate,
+        "TagPolicy" => policies::tag_policy,
+        "UntagPolicy" => policies::untag_policy,
+        "ListPolicyTags" => policies::list_policy_tags,
+        "CreateOpenIDConnectProvider" => providers::create_open_id_connect_provider,
+        "GetOpenIDConnectProvider" => providers::get_open_id_connect_provider,
+        "ListOpenIDConnectProviders" => providers::list_open_id_connect_providers,
+        "DeleteOpenIDConnectProvider" => providers::delete_open_id_connect_provider,
+        "AddClientIDToOpenIDConnectProvider" => {
+            providers::add_client_id_to_open_id_connect_provider
+        }
+        "RemoveClientIDFromOpenIDConnectProvider" => {
+            providers::remove_client_id_from_open_id_connect_provider
+        }
+        "UpdateOpenIDConnectProviderThumbprint" => {
+            providers::update_open_id_connect_provider_thumbprint
+        }
+        "TagOpenIDConnectProvider" => providers::tag_open_id_connect_provider,
+        "UntagOpenIDConnectProvider" => providers::untag_open_id_connect_provider,
+        "ListOpenIDConnectProviderTags" => providers::list_open_id_connect_provider_tags,
+        "CreateSAMLProvider" => providers::create_saml_provider,
+        "GetSAMLProvider" => providers::get_saml_provider,
+        "ListSAMLProviders" => providers::list_saml_providers,
+        "UpdateSAMLProvider" => providers::update_saml_provider,
+        "DeleteSAMLProvider" => providers::delete_saml_provider,
+        "TagSAMLProvider" => providers::tag_saml_provider,
+        "UntagSAMLProvider" => providers::untag_saml_provider,
+        "ListSAMLProviderTags" => providers::list_saml_provider_tags,
+        "UploadServerCertificate" => server_certificates::upload_server_certificate,
+        "GetServerCertificate" => server_certificates::get_server_certificate,
+        "ListServerCertificates" => server_certificates::list_server_certificates,
+        "UpdateServerCertificate" => server_certificates::update_server_certificate,
+        "DeleteServerCertificate" => server_certificates::delete_server_certificate,
+        "TagServerCertificate" => server_certificates::tag_server_certificate,
+        "UntagServerCertificate" => server_certificates::untag_server_certificate,
+        "ListServerCertificateTags" => server_certificates::list_server_certificate_tags,
         _ => return None,
     })
 }
@@ -257,4 +294,13 @@ pub fn write_tags(x: &mut Xml, tags: &[Tag]) {
     x.list("Tags", tags, |x, t| {
         x.text("Key", &t.key).text("Value", &t.value);
     });
+}
+
+/// A page of an entity's tags (`List*Tags`), with `MaxItems` and `Marker`.
+pub fn tag_page(call: &Call<'_>, tags: &[Tag]) -> Result<Xml, ApiError> {
+    let (page, next) = call.paginate(tags.iter().collect(), |t| t.key.clone())?;
+    let mut x = Xml::new();
+    write_tags(&mut x, &page.into_iter().cloned().collect::<Vec<_>>());
+    page_footer(&mut x, next);
+    Ok(x)
 }

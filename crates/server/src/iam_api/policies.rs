@@ -525,3 +525,63 @@ pub fn delete_role_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn list_role_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
     list_inline(call, Holder::Role, "iam:ListRolePolicies")
 }
+
+/// The tags of the customer managed policy `arn`, when it exists (for `aws:ResourceTag/*`).
+fn policy_tags<'a>(call: &'a Call<'_>, arn: &str) -> &'a [portcullis_iam::model::Tag] {
+    account(call)
+        .ok()
+        .and_then(|a| a.policies.get(arn))
+        .map_or(&[], |p| p.tags.as_slice())
+}
+
+pub fn tag_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
+    let arn = call.params.required("PolicyArn")?;
+    let tags = call.params.tags("Tags");
+    check_arn(arn)?;
+    call.authorize(
+        "iam:TagPolicy",
+        arn,
+        CallKeys {
+            request_tags: &tags,
+            resource_tags: policy_tags(call, arn),
+            ..Default::default()
+        },
+    )?;
+    call.service
+        .write(|s, t| policies::tag_policy(s, t, call.account(), arn, &tags))?;
+    Ok(Xml::new())
+}
+
+pub fn untag_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
+    let arn = call.params.required("PolicyArn")?;
+    let keys = call.params.list("TagKeys");
+    check_arn(arn)?;
+    call.authorize(
+        "iam:UntagPolicy",
+        arn,
+        CallKeys {
+            tag_keys: &keys,
+            resource_tags: policy_tags(call, arn),
+            ..Default::default()
+        },
+    )?;
+    call.service
+        .write(|s, t| policies::untag_policy(s, t, call.account(), arn, &keys))?;
+    Ok(Xml::new())
+}
+
+/// AWS managed policies have no tags: their list is empty.
+pub fn list_policy_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
+    let arn = call.params.required("PolicyArn")?;
+    check_arn(arn)?;
+    call.authorize(
+        "iam:ListPolicyTags",
+        arn,
+        CallKeys {
+            resource_tags: policy_tags(call, arn),
+            ..Default::default()
+        },
+    )?;
+    let policy = policies::find(account(call)?, arn)?;
+    super::tag_page(call, &policy.tags)
+}
