@@ -19,8 +19,9 @@ use crate::error::ApiError;
 use crate::iam_api::{self, RequestEnv};
 use crate::query::Params;
 
-/// The largest request body accepted (AWS's own Query APIs cap requests well below this).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The largest request body accepted: room for the largest IAM input (SAML metadata, up to
+/// 10,000,000 characters), nothing more.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Shared by every request.
 pub struct AppState {
