@@ -18,6 +18,7 @@ use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::iam_api::{self, RequestEnv};
 use crate::query::Params;
+use crate::sts_api;
 
 /// The largest request body accepted: room for the largest IAM input (SAML metadata, up to
 /// 10,000,000 characters), nothing more.
@@ -98,6 +99,12 @@ async fn api(
     }
 }
 
+/// The APIs served on the one endpoint, told apart by `Version`.
+enum Api {
+    Iam,
+    Sts,
+}
+
 /// Authenticates, routes and runs one API request; returns the status and XML body.
 #[allow(clippy::too_many_arguments)]
 fn handle(
@@ -116,7 +123,15 @@ fn handle(
         Params::default()
     };
     params.merge(Params::parse(query.as_bytes()));
-    let namespace = iam_api::NAMESPACE;
+    // The API (and so the error namespace) is known before anything else is checked.
+    let api = match params.get("Version") {
+        Some("2011-06-15") => Api::Sts,
+        _ => Api::Iam,
+    };
+    let namespace = match api {
+        Api::Iam => iam_api::NAMESPACE,
+        Api::Sts => sts_api::NAMESPACE,
+    };
     let fail = |e: ApiError| (e.status, e.to_xml(namespace, request_id));
 
     let header_pairs: Vec<(&str, &[u8])> = headers
@@ -133,9 +148,15 @@ fn handle(
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    state
-        .service
-        .record_key_use(&caller.access_key_id, "iam", "us-east-1");
+    let service_name = match api {
+        Api::Iam => "iam",
+        Api::Sts => "sts",
+    };
+    if !caller.is_session() {
+        state
+            .service
+            .record_key_use(&caller.access_key_id, service_name, "us-east-1");
+    }
     let Some(action) = params.get("Action").map(str::to_owned) else {
         return fail(ApiError::new(
             "MissingAction",
@@ -143,15 +164,15 @@ fn handle(
             "The request must contain the parameter Action.",
         ));
     };
-    match params.get("Version") {
-        Some("2010-05-08") | None => {}
-        Some(other) => {
-            return fail(ApiError::new(
-                "InvalidAction",
-                400,
-                format!("Could not find operation {action} for version {other}"),
-            ));
-        }
+    if let Some(other) = params
+        .get("Version")
+        .filter(|v| !matches!(*v, "2010-05-08" | "2011-06-15"))
+    {
+        return fail(ApiError::new(
+            "InvalidAction",
+            400,
+            format!("Could not find operation {action} for version {other}"),
+        ));
     }
     let env = RequestEnv {
         source_ip: peer.ip().to_string(),
@@ -163,7 +184,11 @@ fn handle(
         secure_transport: false,
         now,
     };
-    match iam_api::dispatch(&action, &params, &caller, &state.service, &env) {
+    let result = match api {
+        Api::Iam => iam_api::dispatch(&action, &params, &caller, &state.service, &env),
+        Api::Sts => sts_api::dispatch(&action, &params, &caller, &state.service, &env),
+    };
+    match result {
         Ok(xml) => {
             tracing::info!(action, caller = %caller.arn, access_key = %caller.access_key_id, "allowed");
             (200, xml.into_response(&action, namespace, request_id))

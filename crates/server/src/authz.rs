@@ -30,6 +30,8 @@ pub struct CallKeys<'a> {
     pub resource_tags: &'a [Tag],
     /// Service-specific keys (`iam:PermissionsBoundary`, `sts:ExternalId`, ...).
     pub extra: &'a [(&'a str, &'a str)],
+    /// Multivalued service-specific keys (`sts:TransitiveTagKeys`).
+    pub multi: &'a [(&'a str, &'a [String])],
 }
 
 /// One question to the engine.
@@ -123,6 +125,9 @@ pub fn decide(
     }
     for (k, v) in keys.extra {
         context.insert(k, *v);
+    }
+    for (k, values) in keys.multi {
+        context.insert_multi(k, values.iter().map(String::as_str));
     }
     let mut request =
         portcullis_policy::Request::new(caller.principal.clone(), q.action, q.resource, context);

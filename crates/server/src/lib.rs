@@ -10,6 +10,7 @@ mod authz;
 mod error;
 mod iam_api;
 mod query;
+mod sts_api;
 mod xml;
 
 use std::net::SocketAddr;

@@ -51,6 +51,40 @@ impl TestServer {
         aws_sdk_iam::Client::from_conf(config)
     }
 
+    /// An IAM client with temporary credentials.
+    pub fn iam_session(&self, key: &str, secret: &str, token: &str) -> aws_sdk_iam::Client {
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                key,
+                secret,
+                Some(token.to_owned()),
+                None,
+                "test",
+            ))
+            .build();
+        aws_sdk_iam::Client::from_conf(config)
+    }
+
+    /// An STS client (temporary credentials when `token` is given).
+    pub fn sts(&self, key: &str, secret: &str, token: Option<&str>) -> aws_sdk_sts::Client {
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                key,
+                secret,
+                token.map(str::to_owned),
+                None,
+                "test",
+            ))
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(&mut self) {
         if let Some(server) = self.server.take() {

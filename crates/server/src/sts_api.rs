@@ -1,0 +1,442 @@
+//! The STS API (2011-06-15): temporary credentials.
+//!
+//! Credentials are `ASIA…` key ids with a secret and a sealed, self-contained session token
+//! (`portcullis_iam::session`): issuing them writes nothing to the store.
+
+use std::sync::Arc;
+
+use portcullis_iam::ids::{IdKind, new_id, new_secret_key};
+use portcullis_iam::model::{Role, Secret, Tag};
+use portcullis_iam::session::{SessionClaims, SessionPrincipal};
+use portcullis_iam::{IamError, IamService, Snapshot, sts};
+use portcullis_policy::PolicySet;
+
+use crate::auth::{Caller, Identity, merge_tags};
+use crate::authz::{self, CallKeys, Question, RequestEnv};
+use crate::error::ApiError;
+use crate::query::Params;
+use crate::xml::Xml;
+
+pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+/// What an STS handler sees of its request.
+pub struct StsCall<'a> {
+    pub params: &'a Params,
+    pub caller: &'a Caller,
+    pub service: &'a IamService,
+    pub snapshot: Arc<Snapshot>,
+    pub env: &'a RequestEnv,
+}
+
+/// Runs one STS action for an authenticated caller.
+pub fn dispatch(
+    action: &str,
+    params: &Params,
+    caller: &Caller,
+    service: &IamService,
+    env: &RequestEnv,
+) -> Result<Xml, ApiError> {
+    let call = StsCall {
+        params,
+        caller,
+        service,
+        snapshot: service.snapshot(),
+        env,
+    };
+    match action {
+        "GetCallerIdentity" => get_caller_identity(&call),
+        "AssumeRole" => assume_role(&call),
+        "GetSessionToken" => get_session_token(&call),
+        "GetFederationToken" => get_federation_token(&call),
+        "GetAccessKeyInfo" => get_access_key_info(&call),
+        _ => Err(ApiError::new(
+            "InvalidAction",
+            400,
+            format!("Could not find operation {action} for version 2011-06-15"),
+        )),
+    }
+}
+
+fn iso(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn write_credentials(x: &mut Xml, claims: &SessionClaims, token: &str) {
+    x.elem("Credentials", |x| {
+        x.text("AccessKeyId", &claims.access_key_id)
+            .text("SecretAccessKey", claims.secret_access_key.expose())
+            .text("SessionToken", token)
+            .text("Expiration", &iso(claims.expires_at));
+    });
+}
+
+/// Fresh credentials for a session.
+fn new_claims(
+    account_id: &str,
+    principal: SessionPrincipal,
+    now: i64,
+    duration: i64,
+) -> SessionClaims {
+    SessionClaims {
+        account_id: account_id.to_owned(),
+        access_key_id: new_id(IdKind::TemporaryAccessKey),
+        secret_access_key: Secret::new(new_secret_key()),
+        principal,
+        issued_at: now,
+        expires_at: now + duration,
+        policies: Vec::new(),
+        policy_arns: Vec::new(),
+        tags: Vec::new(),
+        transitive_tag_keys: Vec::new(),
+        source_identity: None,
+        mfa_authenticated_at: None,
+        chained: false,
+    }
+}
+
+fn get_caller_identity(call: &StsCall<'_>) -> Result<Xml, ApiError> {
+    // Always allowed, as in AWS: no policy can deny a caller knowing who it is.
+    let mut x = Xml::new();
+    x.text("UserId", &call.caller.user_id)
+        .text("Account", &call.caller.account_id)
+        .text("Arn", &call.caller.arn);
+    Ok(x)
+}
+
+/// `ARN` → (account, role name) of `arn:aws:iam::A:role/path/name`.
+fn parse_role_arn(arn: &str) -> Result<(String, String), ApiError> {
+    let invalid = || ApiError::validation(format!("{arn} is invalid"));
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(invalid());
+    };
+    let name = resource
+        .strip_prefix("role/")
+        .and_then(|r| r.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(invalid)?;
+    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(invalid());
+    }
+    Ok((account.to_owned(), name.to_owned()))
+}
+
+fn session_tags_with_inherited(caller: &Caller, tags: &[Tag]) -> (Vec<Tag>, Vec<String>) {
+    // Transitive tags of a calling role session carry over (new tags override them).
+    let mut inherited = Vec::new();
+    let mut transitive = Vec::new();
+    if let Some(session) = &caller.session {
+        for key in &session.transitive_tag_keys {
+            if let Some(tag) = session
+                .tags
+                .iter()
+                .find(|t| t.key.eq_ignore_ascii_case(key))
+            {
+                inherited.push(tag.clone());
+                transitive.push(key.clone());
+            }
+        }
+    }
+    (merge_tags(&inherited, tags), transitive)
+}
+
+fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
+    let p = call.params;
+    let role_arn = p.required("RoleArn")?;
+    let session_name = p.required("RoleSessionName")?;
+    sts::check_session_name(session_name)?;
+    let external_id = p.get("ExternalId");
+    if let Some(id) = external_id {
+        sts::check_external_id(id)?;
+    }
+    let source_identity = p.get("SourceIdentity");
+    if let Some(s) = source_identity {
+        sts::check_source_identity(s)?;
+    }
+    let tags = p.tags("Tags");
+    let transitive_keys = p.list("TransitiveTagKeys");
+    sts::check_session_tags(&tags, &transitive_keys)?;
+    let policy = p.get("Policy");
+    let policy_arns: Vec<String> = (1..)
+        .map_while(|i| {
+            p.get(&format!("PolicyArns.member.{i}.arn"))
+                .map(str::to_owned)
+        })
+        .collect();
+    let duration = p.int("DurationSeconds", 0, 43_200)?;
+    if call.caller.identity == Identity::Root {
+        return Err(ApiError::access_denied(
+            "Roles may not be assumed by root accounts.",
+        ));
+    }
+    let (role_account, role_name) = parse_role_arn(role_arn)?;
+
+    let denied = |action: &str| {
+        ApiError::access_denied(format!(
+            "User: {} is not authorized to perform: {action} on resource: {role_arn}",
+            call.caller.arn
+        ))
+    };
+    let state = &call.snapshot.state;
+    let role: &Role = state
+        .accounts
+        .get(&role_account)
+        .and_then(|a| a.roles.get(&role_name.to_lowercase()))
+        .ok_or_else(|| denied("sts:AssumeRole"))?;
+    let trust = PolicySet::single(
+        format!("{role_arn} trust policy"),
+        (*role.assume_role_policy.parsed).clone(),
+    );
+    let mut extra: Vec<(&str, &str)> = vec![("sts:RoleSessionName", session_name)];
+    if let Some(id) = external_id {
+        extra.push(("sts:ExternalId", id));
+    }
+    if let Some(s) = source_identity {
+        extra.push(("sts:SourceIdentity", s));
+    }
+    let multi: Vec<(&str, &[String])> = if transitive_keys.is_empty() {
+        Vec::new()
+    } else {
+        vec![("sts:TransitiveTagKeys", transitive_keys.as_slice())]
+    };
+    let keys = CallKeys {
+        request_tags: &tags,
+        extra: &extra,
+        multi: &multi,
+        ..CallKeys::default()
+    };
+    let ask = |action: &'static str| {
+        authz::authorize(
+            call.caller,
+            &call.snapshot,
+            call.env,
+            &Question {
+                action,
+                resource: role_arn,
+                keys,
+                resource_policy: Some(&trust),
+                resource_account: Some(&role_account),
+            },
+        )
+    };
+    ask("sts:AssumeRole")?;
+    if !tags.is_empty() {
+        ask("sts:TagSession")?;
+    }
+    if source_identity.is_some() {
+        ask("sts:SetSourceIdentity")?;
+    }
+
+    let chained = matches!(call.caller.identity, Identity::AssumedRole { .. });
+    let seconds = sts::role_session_duration(duration, role.max_session_duration, chained)?;
+    let account = state
+        .accounts
+        .get(&role_account)
+        .ok_or_else(|| denied("sts:AssumeRole"))?;
+    let packed = sts::check_session_policies(account, policy, &policy_arns)?;
+    let (all_tags, mut transitive) = session_tags_with_inherited(call.caller, &tags);
+    if all_tags.len() > 50 {
+        return Err(IamError::ValidationError(
+            "A session may carry at most 50 session tags, inherited ones included.".into(),
+        )
+        .into());
+    }
+    for key in &transitive_keys {
+        if !transitive.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            transitive.push(key.clone());
+        }
+    }
+
+    let mut claims = new_claims(
+        &role_account,
+        SessionPrincipal::AssumedRole {
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.role_id.clone(),
+            session_name: session_name.to_owned(),
+        },
+        call.env.now,
+        seconds,
+    );
+    claims.policies = policy.map(str::to_owned).into_iter().collect();
+    claims.policy_arns = policy_arns;
+    claims.tags = all_tags;
+    claims.transitive_tag_keys = transitive;
+    claims.chained = chained;
+    claims.source_identity = source_identity.map(str::to_owned).or_else(|| {
+        call.caller
+            .session
+            .as_ref()
+            .and_then(|s| s.source_identity.clone())
+    });
+    let token = call.service.seal_session(&claims);
+
+    let mut x = Xml::new();
+    write_credentials(&mut x, &claims, &token);
+    x.elem("AssumedRoleUser", |x| {
+        x.text("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
+            .text(
+                "Arn",
+                &format!(
+                    "arn:aws:sts::{role_account}:assumed-role/{}/{session_name}",
+                    role.name
+                ),
+            );
+    });
+    x.num("PackedPolicySize", packed);
+    x.opt("SourceIdentity", claims.source_identity.as_deref());
+    Ok(x)
+}
+
+fn get_session_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
+    let caller = call.caller;
+    if caller.is_session() {
+        return Err(ApiError::access_denied(
+            "Cannot call GetSessionToken with session credentials",
+        ));
+    }
+    let duration = call.params.int("DurationSeconds", 0, 129_600)?;
+    let root = caller.identity == Identity::Root;
+    let seconds = sts::token_session_duration(duration, root)?;
+    let principal = match &caller.identity {
+        Identity::Root => SessionPrincipal::User {
+            user_name: None,
+            user_id: caller.account_id.clone(),
+        },
+        Identity::User { name } => SessionPrincipal::User {
+            user_name: Some(name.clone()),
+            user_id: caller.user_id.clone(),
+        },
+        _ => {
+            return Err(ApiError::access_denied(
+                "Cannot call GetSessionToken with session credentials",
+            ));
+        }
+    };
+    let claims = new_claims(&caller.account_id, principal, call.env.now, seconds);
+    let token = call.service.seal_session(&claims);
+    let mut x = Xml::new();
+    write_credentials(&mut x, &claims, &token);
+    Ok(x)
+}
+
+fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
+    let caller = call.caller;
+    let p = call.params;
+    let name = p.required("Name")?;
+    sts::check_federated_name(name)?;
+    let federating_user = match (&caller.identity, caller.is_session()) {
+        (Identity::User { name }, false) => name.clone(),
+        _ => {
+            return Err(ApiError::access_denied(
+                "GetFederationToken must be called with the long-term credentials of an IAM user.",
+            ));
+        }
+    };
+    let policy = p.get("Policy");
+    let policy_arns: Vec<String> = (1..)
+        .map_while(|i| {
+            p.get(&format!("PolicyArns.member.{i}.arn"))
+                .map(str::to_owned)
+        })
+        .collect();
+    let tags = p.tags("Tags");
+    sts::check_session_tags(&tags, &[])?;
+    let duration = p.int("DurationSeconds", 0, 129_600)?;
+    let seconds = sts::token_session_duration(duration, false)?;
+    let arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account_id);
+    authz::authorize(
+        caller,
+        &call.snapshot,
+        call.env,
+        &Question {
+            action: "sts:GetFederationToken",
+            resource: &arn,
+            keys: CallKeys {
+                request_tags: &tags,
+                ..CallKeys::default()
+            },
+            resource_policy: None,
+            resource_account: None,
+        },
+    )?;
+    if !tags.is_empty() {
+        authz::authorize(
+            caller,
+            &call.snapshot,
+            call.env,
+            &Question {
+                action: "sts:TagSession",
+                resource: &arn,
+                keys: CallKeys {
+                    request_tags: &tags,
+                    ..CallKeys::default()
+                },
+                resource_policy: None,
+                resource_account: None,
+            },
+        )?;
+    }
+    let account = call.snapshot.state.account(&caller.account_id)?;
+    let packed = sts::check_session_policies(account, policy, &policy_arns)?;
+    let mut claims = new_claims(
+        &caller.account_id,
+        SessionPrincipal::FederatedUser {
+            name: name.to_owned(),
+            federating_user,
+        },
+        call.env.now,
+        seconds,
+    );
+    claims.policies = policy.map(str::to_owned).into_iter().collect();
+    claims.policy_arns = policy_arns;
+    claims.tags = tags;
+    let token = call.service.seal_session(&claims);
+    let mut x = Xml::new();
+    write_credentials(&mut x, &claims, &token);
+    x.elem("FederatedUser", |x| {
+        x.text("FederatedUserId", &format!("{}:{name}", caller.account_id))
+            .text("Arn", &arn);
+    });
+    x.num("PackedPolicySize", packed);
+    Ok(x)
+}
+
+fn get_access_key_info(call: &StsCall<'_>) -> Result<Xml, ApiError> {
+    let key_id = call.params.required("AccessKeyId")?;
+    if !(16..=128).contains(&key_id.len()) || !key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{key_id}' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]*"
+        )));
+    }
+    let account = call
+        .snapshot
+        .state
+        .access_keys
+        .get(key_id)
+        .map(|k| k.account_id.clone())
+        .or_else(|| (call.caller.access_key_id == key_id).then(|| call.caller.account_id.clone()))
+        .ok_or_else(|| {
+            ApiError::new(
+                "InvalidParameterValue",
+                400,
+                format!("The access key {key_id} is not one this service issued."),
+            )
+        })?;
+    let mut x = Xml::new();
+    x.text("Account", &account);
+    Ok(x)
+}

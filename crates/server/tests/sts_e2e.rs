@@ -1,0 +1,574 @@
+//! STS end to end: temporary credentials from the real server, used with the AWS SDK.
+
+mod common;
+
+use aws_sdk_sts::types::Credentials as StsCredentials;
+use common::{ACCOUNT, ROOT_KEY, ROOT_SECRET, TestServer};
+
+const READ_ONLY_IAM: &str = "arn:aws:iam::aws:policy/IAMReadOnlyAccess";
+
+fn trust(principal: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"sts:AssumeRole"}}}}"#
+    )
+}
+
+/// A user with long-term keys and the given inline policy; returns (key id, secret).
+async fn user(server: &TestServer, name: &str, policy: Option<&str>) -> (String, String) {
+    let iam = server.root();
+    iam.create_user().user_name(name).send().await.unwrap();
+    if let Some(doc) = policy {
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("p")
+            .policy_document(doc)
+            .send()
+            .await
+            .unwrap();
+    }
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    (
+        key.access_key_id().to_owned(),
+        key.secret_access_key().to_owned(),
+    )
+}
+
+async fn role(server: &TestServer, name: &str, trust_policy: &str, managed: Option<&str>) {
+    let iam = server.root();
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust_policy)
+        .max_session_duration(7200)
+        .send()
+        .await
+        .unwrap();
+    if let Some(arn) = managed {
+        iam.attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+fn role_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+fn creds(c: &StsCredentials) -> (String, String, String) {
+    (
+        c.access_key_id().to_owned(),
+        c.secret_access_key().to_owned(),
+        c.session_token().to_owned(),
+    )
+}
+
+fn code<T: std::fmt::Debug, E: aws_sdk_sts::error::ProvideErrorMetadata + std::fmt::Debug>(
+    r: Result<T, E>,
+) -> String {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e.code().unwrap_or("(none)").to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn caller_identity_for_root_and_user() {
+    let server = TestServer::start().await;
+    let me = server
+        .sts(ROOT_KEY, ROOT_SECRET, None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.account(), Some(ACCOUNT));
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT}:root").as_str())
+    );
+    assert_eq!(me.user_id(), Some(ACCOUNT));
+
+    // No policy at all: GetCallerIdentity is still allowed.
+    let (key, secret) = user(&server, "nobody", None).await;
+    let me = server
+        .sts(&key, &secret, None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT}:user/nobody").as_str())
+    );
+    assert!(me.user_id().unwrap().starts_with("AIDA"));
+}
+
+#[tokio::test]
+async fn a_user_assumes_a_role_and_acts_with_its_permissions() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(
+        &server,
+        "alice",
+        Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#),
+    )
+    .await;
+    // The trust policy names the account: alice's own policy must allow too (it does).
+    role(&server, "reader", &trust(ACCOUNT), Some(READ_ONLY_IAM)).await;
+
+    let sts = server.sts(&key, &secret, None);
+    let assumed = sts
+        .assume_role()
+        .role_arn(role_arn("reader"))
+        .role_session_name("alice-session")
+        .send()
+        .await
+        .unwrap();
+    let c = assumed.credentials().unwrap();
+    assert!(c.access_key_id().starts_with("ASIA"));
+    assert!(!c.session_token().is_empty());
+    let user = assumed.assumed_role_user().unwrap();
+    assert_eq!(
+        user.arn(),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/reader/alice-session")
+    );
+    assert!(user.assumed_role_id().starts_with("AROA"));
+    assert!(user.assumed_role_id().ends_with(":alice-session"));
+
+    let (k, s, t) = creds(c);
+    let me = server
+        .sts(&k, &s, Some(&t))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.arn(), Some(user.arn()));
+    assert_eq!(me.user_id(), Some(user.assumed_role_id()));
+
+    // The role's permissions, not alice's.
+    let as_role = server.iam_session(&k, &s, &t);
+    as_role.list_users().send().await.unwrap();
+    let err = as_role
+        .create_user()
+        .user_name("x")
+        .send()
+        .await
+        .unwrap_err();
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
+    assert!(
+        message.starts_with(&format!(
+            "User: arn:aws:sts::{ACCOUNT}:assumed-role/reader/alice-session is not authorized"
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn the_trust_policy_must_allow_the_caller() {
+    let server = TestServer::start().await;
+    let allow_assume = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#;
+    let (bob_key, bob_secret) = user(&server, "bob", Some(allow_assume)).await;
+    let (carol_key, carol_secret) = user(&server, "carol", None).await;
+    // Trusts carol by name only.
+    role(
+        &server,
+        "carols",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/carol")),
+        None,
+    )
+    .await;
+
+    // bob's policy allows sts:AssumeRole, but the trust policy does not name him.
+    let bob = server.sts(&bob_key, &bob_secret, None);
+    assert_eq!(
+        code(
+            bob.assume_role()
+                .role_arn(role_arn("carols"))
+                .role_session_name("s1")
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    // carol has no identity policy, but a trust policy naming her directly suffices.
+    let carol = server.sts(&carol_key, &carol_secret, None);
+    carol
+        .assume_role()
+        .role_arn(role_arn("carols"))
+        .role_session_name("s2")
+        .send()
+        .await
+        .unwrap();
+    // A role that does not exist is just as denied (no existence leak).
+    assert_eq!(
+        code(
+            carol
+                .assume_role()
+                .role_arn(role_arn("nope"))
+                .role_session_name("s3")
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    // Root may not assume roles.
+    let root = server.sts(ROOT_KEY, ROOT_SECRET, None);
+    assert_eq!(
+        code(
+            root.assume_role()
+                .role_arn(role_arn("carols"))
+                .role_session_name("s4")
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+}
+
+#[tokio::test]
+async fn external_id_session_name_and_session_policy() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "dan", None).await;
+    let trust_with_external_id = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/dan"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"ext-12345"}}}}}}}}"#
+    );
+    role(
+        &server,
+        "vendor",
+        &trust_with_external_id,
+        Some("arn:aws:iam::aws:policy/IAMFullAccess"),
+    )
+    .await;
+    let sts = server.sts(&key, &secret, None);
+    let wrong = sts
+        .assume_role()
+        .role_arn(role_arn("vendor"))
+        .role_session_name("sess")
+        .external_id("wrong-id")
+        .send()
+        .await;
+    assert_eq!(code(wrong), "AccessDenied");
+    assert_eq!(
+        code(
+            sts.assume_role()
+                .role_arn(role_arn("vendor"))
+                .role_session_name("sess")
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    assert_eq!(
+        code(
+            sts.assume_role()
+                .role_arn(role_arn("vendor"))
+                .role_session_name("bad name")
+                .external_id("ext-12345")
+                .send()
+                .await
+        ),
+        "ValidationError"
+    );
+
+    // A session policy narrows the session to what both allow.
+    let narrowed = sts
+        .assume_role()
+        .role_arn(role_arn("vendor"))
+        .role_session_name("narrow")
+        .external_id("ext-12345")
+        .policy(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:List*","Resource":"*"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(narrowed.packed_policy_size().unwrap() > 0);
+    let (k, s, t) = creds(narrowed.credentials().unwrap());
+    let iam = server.iam_session(&k, &s, &t);
+    iam.list_users().send().await.unwrap();
+    let err = iam.create_user().user_name("y").send().await.unwrap_err();
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("because no session policy allows the iam:CreateUser action"),
+        "{message}"
+    );
+
+    // A malformed session policy is refused.
+    let bad = sts
+        .assume_role()
+        .role_arn(role_arn("vendor"))
+        .role_session_name("bad")
+        .external_id("ext-12345")
+        .policy(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"iam:*","Resource":"*"}}"#)
+        .send()
+        .await;
+    assert_eq!(code(bad), "MalformedPolicyDocument");
+}
+
+#[tokio::test]
+async fn role_chaining_is_capped_at_one_hour() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "erin", None).await;
+    role(
+        &server,
+        "first",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/erin")),
+        None,
+    )
+    .await;
+    let first_arn = role_arn("first");
+    role(&server, "second", &trust(&first_arn), None).await;
+    // The first role may assume the second.
+    server
+        .root()
+        .put_role_policy()
+        .role_name("first")
+        .policy_name("chain")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let sts = server.sts(&key, &secret, None);
+    // Two hours directly is fine (MaxSessionDuration 7200).
+    let first = sts
+        .assume_role()
+        .role_arn(&first_arn)
+        .role_session_name("one")
+        .duration_seconds(7200)
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(first.credentials().unwrap());
+    let chained = server.sts(&k, &s, Some(&t));
+    assert_eq!(
+        code(
+            chained
+                .assume_role()
+                .role_arn(role_arn("second"))
+                .role_session_name("two")
+                .duration_seconds(7200)
+                .send()
+                .await
+        ),
+        "ValidationError"
+    );
+    let second = chained
+        .assume_role()
+        .role_arn(role_arn("second"))
+        .role_session_name("two")
+        .duration_seconds(3600)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        second
+            .assumed_role_user()
+            .unwrap()
+            .arn()
+            .ends_with("assumed-role/second/two")
+    );
+}
+
+#[tokio::test]
+async fn tampered_tokens_and_deleted_roles_end_sessions() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "fay", None).await;
+    role(
+        &server,
+        "temp",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/fay")),
+        Some(READ_ONLY_IAM),
+    )
+    .await;
+    let assumed = server
+        .sts(&key, &secret, None)
+        .assume_role()
+        .role_arn(role_arn("temp"))
+        .role_session_name("sess")
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(assumed.credentials().unwrap());
+    let mut tampered = t.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let err = server
+        .iam_session(&k, &s, &tampered)
+        .list_users()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("InvalidClientTokenId")
+    );
+    // Another session's token with this key id: refused.
+    let err = server
+        .iam_session(&k, "wrong-secret", &t)
+        .list_users()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("SignatureDoesNotMatch")
+    );
+
+    let session = server.iam_session(&k, &s, &t);
+    session.list_users().send().await.unwrap();
+    let root = server.root();
+    root.detach_role_policy()
+        .role_name("temp")
+        .policy_arn(READ_ONLY_IAM)
+        .send()
+        .await
+        .unwrap();
+    // The role's policies are read at each request: the detach takes effect at once.
+    let err = session.list_users().send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
+    root.delete_role().role_name("temp").send().await.unwrap();
+    let err = session.list_users().send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("InvalidClientTokenId")
+    );
+}
+
+#[tokio::test]
+async fn token_issue_time_revokes_older_sessions() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "gil", None).await;
+    role(
+        &server,
+        "revocable",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/gil")),
+        Some(READ_ONLY_IAM),
+    )
+    .await;
+    let assumed = server
+        .sts(&key, &secret, None)
+        .assume_role()
+        .role_arn(role_arn("revocable"))
+        .role_session_name("sess")
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(assumed.credentials().unwrap());
+    let session = server.iam_session(&k, &s, &t);
+    session.list_users().send().await.unwrap();
+    // What the console's "Revoke active sessions" writes: deny sessions issued before now.
+    let cutoff = time::OffsetDateTime::now_utc() + time::Duration::seconds(5);
+    let cutoff = cutoff
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    server
+        .root()
+        .put_role_policy()
+        .role_name("revocable")
+        .policy_name("AWSRevokeOlderSessions")
+        .policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let err = session.list_users().send().await.unwrap_err();
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("explicit deny"), "{message}");
+}
+
+#[tokio::test]
+async fn get_session_token_and_federation_token() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(
+        &server,
+        "hal",
+        Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["iam:Get*","iam:List*","sts:GetFederationToken"],"Resource":"*"}}"#),
+    )
+    .await;
+    let sts = server.sts(&key, &secret, None);
+    let session = sts
+        .get_session_token()
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(session.credentials().unwrap());
+    let me = server
+        .sts(&k, &s, Some(&t))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT}:user/hal").as_str())
+    );
+    server
+        .iam_session(&k, &s, &t)
+        .get_user()
+        .send()
+        .await
+        .unwrap();
+    // Session credentials cannot make another session token.
+    assert_eq!(
+        code(
+            server
+                .sts(&k, &s, Some(&t))
+                .get_session_token()
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    assert_eq!(
+        code(sts.get_session_token().duration_seconds(100).send().await),
+        "ValidationError"
+    );
+
+    // A federated user gets what the session policy allows, within hal's own permissions.
+    let fed = sts
+        .get_federation_token()
+        .name("contractor")
+        .policy(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        fed.federated_user().unwrap().arn(),
+        format!("arn:aws:sts::{ACCOUNT}:federated-user/contractor")
+    );
+    let (k, s, t) = creds(fed.credentials().unwrap());
+    let iam = server.iam_session(&k, &s, &t);
+    iam.list_users().send().await.unwrap();
+    let err = iam.list_groups().send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
+    let me = server
+        .sts(&k, &s, Some(&t))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.user_id(), Some(format!("{ACCOUNT}:contractor").as_str()));
+}
