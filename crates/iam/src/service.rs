@@ -15,7 +15,7 @@ use crate::aws_managed::aws_managed;
 use crate::error::{IamError, IamResult};
 use crate::model::{
     AccessKey, AccessKeyLastUsed, AccountSettings, KeyStatus, ManagedPolicy, PolicyDocument,
-    Secret, now_timestamp,
+    RoleLastUsed, Secret, now_timestamp,
 };
 use crate::seal::MasterKey;
 use crate::session::{SessionClaims, TokenError};
@@ -213,6 +213,8 @@ pub struct IamService {
     /// Access-key uses not yet written to the store: recorded on the request path without a
     /// write, flushed in batches by [`IamService::flush_key_uses`].
     key_uses: Mutex<HashMap<String, AccessKeyLastUsed>>,
+    /// Role uses not yet written, by (account, lowercased role name); flushed with key uses.
+    role_uses: Mutex<HashMap<(String, String), RoleLastUsed>>,
 }
 
 /// Root credentials made or adopted at first start.
@@ -242,6 +244,7 @@ impl IamService {
             store,
             master_key,
             key_uses: Mutex::new(HashMap::new()),
+            role_uses: Mutex::new(HashMap::new()),
         })
     }
 
@@ -275,21 +278,67 @@ impl IamService {
         })
     }
 
-    /// Writes the recorded key uses to the store in one transaction.
-    pub fn flush_key_uses(&self) -> IamResult<usize> {
-        let uses: Vec<(String, AccessKeyLastUsed)> = match self.key_uses.lock() {
+    /// Notes that a role was just used (assumed, or its session made a request).
+    pub fn record_role_use(&self, account_id: &str, role_name: &str, region: &str) {
+        if let Ok(mut uses) = self.role_uses.lock() {
+            uses.insert(
+                (account_id.to_owned(), role_name.to_lowercase()),
+                RoleLastUsed {
+                    last_used_date: now_timestamp(),
+                    region: region.to_owned(),
+                },
+            );
+        }
+    }
+
+    /// The last use of a role: a recorded one not yet flushed, else the stored one.
+    pub fn role_last_used(&self, account_id: &str, role_name: &str) -> Option<RoleLastUsed> {
+        let key = (account_id.to_owned(), role_name.to_lowercase());
+        let pending = self
+            .role_uses
+            .lock()
+            .ok()
+            .and_then(|u| u.get(&key).cloned());
+        pending.or_else(|| {
+            self.snapshot()
+                .state
+                .accounts
+                .get(account_id)
+                .and_then(|a| a.roles.get(&key.1))
+                .and_then(|r| r.last_used.clone())
+        })
+    }
+
+    /// Writes the recorded key and role uses to the store in one transaction.
+    pub fn flush_usage(&self) -> IamResult<usize> {
+        let keys: Vec<(String, AccessKeyLastUsed)> = match self.key_uses.lock() {
             Ok(mut u) => u.drain().collect(),
-            Err(_) => return Ok(0),
+            Err(_) => Vec::new(),
         };
-        if uses.is_empty() {
+        let roles: Vec<((String, String), RoleLastUsed)> = match self.role_uses.lock() {
+            Ok(mut u) => u.drain().collect(),
+            Err(_) => Vec::new(),
+        };
+        if keys.is_empty() && roles.is_empty() {
             return Ok(0);
         }
         self.write(|state, touched| {
             let mut n = 0;
-            for (id, used) in uses {
+            for (id, used) in keys {
                 if let Some(key) = state.access_keys.get_mut(&id) {
                     key.last_used = Some(used);
                     touched.access_key(&key.account_id.clone(), &id);
+                    n += 1;
+                }
+            }
+            for ((account_id, role_key), used) in roles {
+                if let Some(role) = state
+                    .accounts
+                    .get_mut(&account_id)
+                    .and_then(|a| a.roles.get_mut(&role_key))
+                {
+                    role.last_used = Some(used);
+                    touched.role(&account_id, &role_key);
                     n += 1;
                 }
             }

@@ -33,7 +33,7 @@ const KEY_USE_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_se
 
 async fn flush_key_uses(state: &Arc<app::AppState>) {
     let state = state.clone();
-    let flushed = tokio::task::spawn_blocking(move || state.service.flush_key_uses()).await;
+    let flushed = tokio::task::spawn_blocking(move || state.service.flush_usage()).await;
     if let Ok(Err(e)) = flushed {
         tracing::warn!(error = %e, "could not store access key last-used times");
     }

@@ -283,6 +283,8 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
             .and_then(|s| s.source_identity.clone())
     });
     let token = call.service.seal_session(&claims);
+    call.service
+        .record_role_use(&role_account, &role.name, "us-east-1");
 
     let mut x = Xml::new();
     write_credentials(&mut x, &claims, &token);

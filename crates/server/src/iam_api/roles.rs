@@ -46,8 +46,9 @@ pub(super) fn write_role(x: &mut Xml, call: &Call<'_>, role: &Role, view: RoleVi
         write_tags(x, &role.tags);
     }
     if view == RoleView::Full {
+        let last_used = call.service.role_last_used(call.account(), &role.name);
         x.elem("RoleLastUsed", |x| {
-            if let Some(used) = &role.last_used {
+            if let Some(used) = &last_used {
                 x.text("LastUsedDate", &used.last_used_date)
                     .text("Region", &used.region);
             }
