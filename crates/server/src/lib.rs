@@ -79,9 +79,32 @@ pub struct RunningServer {
     pub new_root_credentials: Option<(String, Secret)>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    state: Arc<app::AppState>,
 }
 
 impl RunningServer {
+    /// Adds another account to this deployment (an administrator's operation: accounts are
+    /// not created through the IAM API), with its root credentials: `root` when given, else
+    /// generated and returned. Adding an account that exists changes nothing.
+    pub fn add_account(
+        &self,
+        account_id: &str,
+        root: Option<(String, String)>,
+    ) -> Result<Option<(String, Secret)>, StartError> {
+        if !(account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(StartError::Config(format!(
+                "account id {account_id} is not 12 digits"
+            )));
+        }
+        let created = self.state.service.bootstrap(
+            account_id,
+            root.map(|(id, secret)| (id, Secret::new(secret))),
+        )?;
+        Ok(created
+            .filter(|c| c.generated)
+            .map(|c| (c.access_key_id, c.secret_access_key)))
+    }
+
     /// Stops accepting requests, finishes those in flight, and returns when done.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -121,12 +144,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 
     let existing = service.account_ids();
     let account_id = match (existing.first(), &config.account_id) {
-        (Some(existing), Some(wanted)) if existing != wanted => {
+        (Some(_), Some(wanted)) if existing.contains(wanted) => wanted.clone(),
+        (Some(first), Some(wanted)) => {
             return Err(StartError::Config(format!(
-                "the data directory holds account {existing}, not {wanted}"
+                "the data directory holds account {first}, not {wanted}"
             )));
         }
-        (Some(existing), _) => existing.clone(),
+        (Some(first), None) => first.clone(),
         (None, Some(wanted)) => {
             if !(wanted.len() == 12 && wanted.bytes().all(|b| b.is_ascii_digit())) {
                 return Err(StartError::Config(format!(
@@ -179,7 +203,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             }
         })
     };
+    let task_state = state.clone();
     let task = tokio::spawn(async move {
+        let state = task_state;
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = rx.await;
@@ -197,5 +223,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         new_root_credentials,
         shutdown: Some(tx),
         task,
+        state,
     })
 }

@@ -572,3 +572,114 @@ async fn get_session_token_and_federation_token() {
         .unwrap();
     assert_eq!(me.user_id(), Some(format!("{ACCOUNT}:contractor").as_str()));
 }
+
+#[tokio::test]
+async fn cross_account_assume_role_needs_both_sides() {
+    const OTHER: &str = "444455556666";
+    let server = TestServer::start().await;
+    server
+        .server
+        .as_ref()
+        .unwrap()
+        .add_account(
+            OTHER,
+            Some((
+                "AKIAOTHERROOT0000001".into(),
+                "otherRootSecret000000000000000000000000".into(),
+            )),
+        )
+        .unwrap();
+    let other_root = server.iam(
+        "AKIAOTHERROOT0000001",
+        "otherRootSecret000000000000000000000000",
+    );
+    // Account B's role trusts account A (delegating to A's own policies).
+    other_root
+        .create_role()
+        .role_name("shared")
+        .assume_role_policy_document(trust(ACCOUNT))
+        .send()
+        .await
+        .unwrap();
+    other_root
+        .attach_role_policy()
+        .role_name("shared")
+        .policy_arn(READ_ONLY_IAM)
+        .send()
+        .await
+        .unwrap();
+    other_root
+        .create_user()
+        .user_name("b-user")
+        .send()
+        .await
+        .unwrap();
+    let shared_arn = format!("arn:aws:iam::{OTHER}:role/shared");
+
+    // In account A: one user allowed to assume B's role by its own policy, one not.
+    let (allowed_key, allowed_secret) = user(
+        &server,
+        "ian",
+        Some(&format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{shared_arn}"}}}}"#
+        )),
+    )
+    .await;
+    let (plain_key, plain_secret) = user(&server, "jan", None).await;
+
+    let denied = server
+        .sts(&plain_key, &plain_secret, None)
+        .assume_role()
+        .role_arn(&shared_arn)
+        .role_session_name("jan")
+        .send()
+        .await;
+    assert_eq!(code(denied), "AccessDenied");
+
+    let assumed = server
+        .sts(&allowed_key, &allowed_secret, None)
+        .assume_role()
+        .role_arn(&shared_arn)
+        .role_session_name("ian")
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(assumed.credentials().unwrap());
+    let me = server
+        .sts(&k, &s, Some(&t))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.account(), Some(OTHER));
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:sts::{OTHER}:assumed-role/shared/ian").as_str())
+    );
+    // The session acts inside account B with the role's permissions.
+    let users = server
+        .iam_session(&k, &s, &t)
+        .list_users()
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = users.users().iter().map(|u| u.user_name()).collect();
+    assert_eq!(names, ["b-user"]);
+
+    // A trust policy that does not name account A refuses it, whatever A's policies say.
+    other_root
+        .update_assume_role_policy()
+        .role_name("shared")
+        .policy_document(trust(OTHER))
+        .send()
+        .await
+        .unwrap();
+    let refused = server
+        .sts(&allowed_key, &allowed_secret, None)
+        .assume_role()
+        .role_arn(&shared_arn)
+        .role_session_name("ian2")
+        .send()
+        .await;
+    assert_eq!(code(refused), "AccessDenied");
+}
