@@ -683,3 +683,86 @@ async fn cross_account_assume_role_needs_both_sides() {
         .await;
     assert_eq!(code(refused), "AccessDenied");
 }
+
+#[tokio::test]
+async fn an_expired_session_is_refused() {
+    use portcullis_iam::model::Secret;
+    use portcullis_iam::seal::MasterKey;
+    use portcullis_iam::session::{SessionClaims, SessionPrincipal};
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "kay", None).await;
+    role(
+        &server,
+        "brief",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/kay")),
+        Some(READ_ONLY_IAM),
+    )
+    .await;
+    let assumed = server
+        .sts(&key, &secret, None)
+        .assume_role()
+        .role_arn(role_arn("brief"))
+        .role_session_name("sess")
+        .send()
+        .await
+        .unwrap();
+    let role_id = assumed
+        .assumed_role_user()
+        .unwrap()
+        .assumed_role_id()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The same session as it will be after its hour has passed: made with the service's own
+    // key (the test can read the data directory), so only the clock differs.
+    let master = MasterKey::load_or_create(&server.dir.path().join("master.key")).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = SessionClaims {
+        account_id: ACCOUNT.into(),
+        access_key_id: "ASIAEXPIREDSESSION01".into(),
+        secret_access_key: Secret::new("expiredSessionSecret00000000000000000000".into()),
+        principal: SessionPrincipal::AssumedRole {
+            role_name: "brief".into(),
+            role_path: "/".into(),
+            role_id,
+            session_name: "sess".into(),
+        },
+        issued_at: now - 3_700,
+        expires_at: now - 100,
+        policies: vec![],
+        policy_arns: vec![],
+        tags: vec![],
+        transitive_tag_keys: vec![],
+        source_identity: None,
+        mfa_authenticated_at: None,
+        chained: false,
+    };
+    let token = claims.seal(&master);
+    let expired = server.iam_session(
+        "ASIAEXPIREDSESSION01",
+        "expiredSessionSecret00000000000000000000",
+        &token,
+    );
+    let err = expired.list_users().send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("ExpiredToken")
+    );
+    // The same claims, unexpired, work: the refusal was the clock's.
+    let fresh = SessionClaims {
+        expires_at: now + 600,
+        ..claims
+    };
+    let token = fresh.seal(&master);
+    server
+        .iam_session(
+            "ASIAEXPIREDSESSION01",
+            "expiredSessionSecret00000000000000000000",
+            &token,
+        )
+        .list_users()
+        .send()
+        .await
+        .unwrap();
+}
