@@ -766,3 +766,78 @@ async fn an_expired_session_is_refused() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn session_tags_need_tag_session_and_become_principal_tags() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "lee", None).await;
+    let lee = format!("arn:aws:iam::{ACCOUNT}:user/lee");
+    role(&server, "no-tags", &trust(&lee), None).await;
+    let with_tags = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"{lee}"}},"Action":["sts:AssumeRole","sts:TagSession"]}}}}"#
+    );
+    role(&server, "tagged", &with_tags, None).await;
+    // The role may list users only when the session carries team=blue.
+    server
+        .root()
+        .put_role_policy()
+        .role_name("tagged")
+        .policy_name("abac")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue"}}}}"#)
+        .send()
+        .await
+        .unwrap();
+    let sts = server.sts(&key, &secret, None);
+    let tag = |v: &str| {
+        aws_sdk_sts::types::Tag::builder()
+            .key("team")
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    assert_eq!(
+        code(
+            sts.assume_role()
+                .role_arn(role_arn("no-tags"))
+                .role_session_name("t1")
+                .tags(tag("blue"))
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    let blue = sts
+        .assume_role()
+        .role_arn(role_arn("tagged"))
+        .role_session_name("t2")
+        .tags(tag("blue"))
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(blue.credentials().unwrap());
+    server
+        .iam_session(&k, &s, &t)
+        .list_users()
+        .send()
+        .await
+        .unwrap();
+    let red = sts
+        .assume_role()
+        .role_arn(role_arn("tagged"))
+        .role_session_name("t3")
+        .tags(tag("red"))
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(red.credentials().unwrap());
+    let err = server
+        .iam_session(&k, &s, &t)
+        .list_users()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
+}
