@@ -78,6 +78,8 @@ struct TestIssuer {
     url: String,
     /// The thumbprint AWS asks for: the top certificate of the chain served.
     thumbprint: String,
+    /// The server certificate's own thumbprint (the same as `thumbprint` when self-signed).
+    leaf_thumbprint: String,
     rsa: EncodingKey,
     ec: EncodingKey,
     /// How many JWKS documents were served.
@@ -123,6 +125,7 @@ impl TestIssuer {
             }
         };
         let thumbprint = sha1_hex(&thumbprint);
+        let leaf_thumbprint = sha1_hex(&certs[0]);
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -186,6 +189,7 @@ impl TestIssuer {
             issuer,
             url,
             thumbprint,
+            leaf_thumbprint,
             rsa,
             ec,
             jwks_fetches,
@@ -384,6 +388,22 @@ async fn web_identity_token_from_a_ca_signed_issuer_becomes_a_role_session() {
     assert!((expires - now() - 900).abs() < 60);
 
     // The key set was fetched once and then served from the cache.
+    assert_eq!(issuer.jwks_fetches.load(Ordering::SeqCst), 1);
+    // An unknown kid is refused; the set was fetched moments ago, so it is not refetched
+    // (at most one forced refetch per provider per 10 s).
+    let (stranger, _) = rsa_key("rsa-2");
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("rsa-2".into());
+    let unknown = jsonwebtoken::encode(
+        &header,
+        &issuer.claims("user-1", CLIENT_ID, json!({})),
+        &stranger,
+    )
+    .unwrap();
+    assert_eq!(
+        code(assume(unknown, "web-role").await),
+        "InvalidIdentityToken"
+    );
     assert_eq!(issuer.jwks_fetches.load(Ordering::SeqCst), 1);
 
     // A token signed by another key under the same kid.
@@ -590,6 +610,20 @@ async fn thumbprints_decide_whether_the_issuer_is_trusted() {
         .await
         .unwrap();
     assert_eq!(code(assume(token.clone()).await), "InvalidIdentityToken");
+
+    // A CA-signed server certificate may be pinned by its own thumbprint too.
+    let ca_signed = TestIssuer::start(Chain::CaSigned).await;
+    assert_ne!(ca_signed.leaf_thumbprint, ca_signed.thumbprint);
+    create_provider(&server, &ca_signed, &ca_signed.leaf_thumbprint).await;
+    create_role(&server, "leaf-pinned", &trust(&ca_signed, "user-1")).await;
+    let leaf_token = ca_signed.rs256(&ca_signed.claims("user-1", CLIENT_ID, json!({})));
+    sts.assume_role_with_web_identity()
+        .role_arn(role_arn("leaf-pinned"))
+        .role_session_name("leaf")
+        .web_identity_token(leaf_token)
+        .send()
+        .await
+        .expect("the server certificate's own thumbprint pins it");
 
     // Deleting the provider makes its tokens unknown.
     server
