@@ -27,6 +27,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Shared by every request.
 pub struct AppState {
     pub service: IamService,
+    /// OIDC providers' signing keys, for AssumeRoleWithWebIdentity.
+    pub jwks: crate::web_identity::JwksCache,
 }
 
 /// The router.
@@ -99,6 +101,9 @@ async fn api(
     }
 }
 
+/// The STS action that is served without SigV4.
+const WEB_IDENTITY_ACTION: &str = "AssumeRoleWithWebIdentity";
+
 /// The APIs served on the one endpoint, told apart by `Version`.
 enum Api {
     Iam,
@@ -133,6 +138,37 @@ fn handle(
         Api::Sts => sts_api::NAMESPACE,
     };
     let fail = |e: ApiError| (e.status, e.to_xml(namespace, request_id));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let env = RequestEnv {
+        source_ip: peer.ip().to_string(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        secure_transport: false,
+        now,
+    };
+    // The one unsigned action: its caller is proved by the web identity token, not SigV4
+    // (the SDKs send it without an Authorization header). Any signature is ignored.
+    if matches!(api, Api::Sts) && params.get("Action") == Some(WEB_IDENTITY_ACTION) {
+        let result =
+            sts_api::assume_role_with_web_identity(&params, &state.service, &state.jwks, &env);
+        let role = params.get("RoleArn").unwrap_or_default();
+        return match result {
+            Ok(xml) => {
+                tracing::info!(action = WEB_IDENTITY_ACTION, role, "allowed");
+                (
+                    200,
+                    xml.into_response(WEB_IDENTITY_ACTION, namespace, request_id),
+                )
+            }
+            Err(e) => {
+                tracing::info!(action = WEB_IDENTITY_ACTION, role, code = e.code, "refused");
+                fail(e)
+            }
+        };
+    }
 
     let header_pairs: Vec<(&str, &[u8])> = headers
         .iter()
@@ -142,7 +178,6 @@ fn handle(
     for (name, value) in &header_pairs {
         signed.push_header(name, value);
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let snapshot = state.service.snapshot();
     let caller = match authenticate(&state.service, &snapshot, &signed, now) {
         Ok(c) => c,
@@ -174,16 +209,6 @@ fn handle(
             format!("Could not find operation {action} for version {other}"),
         ));
     }
-    let env = RequestEnv {
-        source_ip: peer.ip().to_string(),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
-        secure_transport: false,
-        now,
-    };
     let result = match api {
         Api::Iam => iam_api::dispatch(&action, &params, &caller, &state.service, &env),
         Api::Sts => sts_api::dispatch(&action, &params, &caller, &state.service, &env),

@@ -148,6 +148,33 @@ pub fn decide(
     inputs.evaluate(&request)
 }
 
+/// Asks the engine about a caller that has no identity of its own (a web identity or SAML
+/// identity before it has a session): only the resource policy can allow it.
+pub fn decide_unauthenticated(
+    principal: portcullis_policy::Principal,
+    env: &RequestEnv,
+    q: &Question<'_>,
+) -> Decision {
+    let mut context = RequestContext::new();
+    env.add_keys(&mut context);
+    let keys = q.keys;
+    for (k, v) in keys.extra {
+        context.insert(k, *v);
+    }
+    for (k, values) in keys.multi {
+        context.insert_multi(k, values.iter().map(String::as_str));
+    }
+    let mut request = portcullis_policy::Request::new(principal, q.action, q.resource, context);
+    if let Some(account) = q.resource_account {
+        request = request.with_resource_account(account);
+    }
+    let inputs = PolicyInputs {
+        resource: q.resource_policy,
+        ..Default::default()
+    };
+    inputs.evaluate(&request)
+}
+
 /// Asks the engine and turns a refusal into AWS's AccessDenied.
 pub fn authorize(
     caller: &Caller,

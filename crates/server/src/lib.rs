@@ -11,6 +11,7 @@ mod error;
 mod iam_api;
 mod query;
 mod sts_api;
+mod web_identity;
 mod xml;
 
 use std::net::SocketAddr;
@@ -190,7 +191,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         addr: config.listen,
         message: e.to_string(),
     })?;
-    let state = Arc::new(app::AppState { service });
+    let state = Arc::new(app::AppState {
+        service,
+        jwks: web_identity::JwksCache::new(),
+    });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     let flusher = {

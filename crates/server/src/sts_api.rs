@@ -9,12 +9,13 @@ use portcullis_iam::ids::{IdKind, new_id, new_secret_key};
 use portcullis_iam::model::{Role, Secret, Tag};
 use portcullis_iam::session::{SessionClaims, SessionPrincipal};
 use portcullis_iam::{IamError, IamService, Snapshot, sts};
-use portcullis_policy::PolicySet;
+use portcullis_policy::{PolicySet, Principal};
 
 use crate::auth::{Caller, Identity, merge_tags};
 use crate::authz::{self, CallKeys, Question, RequestEnv};
 use crate::error::ApiError;
 use crate::query::Params;
+use crate::web_identity::{self, JwksCache};
 use crate::xml::Xml;
 
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -299,6 +300,161 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
             );
     });
     x.num("PackedPolicySize", packed);
+    x.opt("SourceIdentity", claims.source_identity.as_deref());
+    Ok(x)
+}
+
+/// AssumeRoleWithWebIdentity: unsigned; the caller is the web identity token's provider.
+/// The token is verified (signature, issuer, audience, times) against the role's account's OIDC
+/// provider, then the role's trust policy must allow `sts:AssumeRoleWithWebIdentity` for
+/// `Federated: arn:aws:iam::A:oidc-provider/{url}` with the token's condition keys.
+pub fn assume_role_with_web_identity(
+    params: &Params,
+    service: &IamService,
+    jwks: &JwksCache,
+    env: &RequestEnv,
+) -> Result<Xml, ApiError> {
+    let p = params;
+    let role_arn = p.required("RoleArn")?;
+    if !(20..=2048).contains(&role_arn.len()) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{role_arn}' at 'roleArn' failed to satisfy constraint: Member must have length between 20 and 2048"
+        )));
+    }
+    let session_name = p.required("RoleSessionName")?;
+    sts::check_session_name(session_name)?;
+    let token = p.required("WebIdentityToken")?;
+    if !(4..=20_000).contains(&token.len()) {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between 4 and 20000",
+        ));
+    }
+    if let Some(id) = p.get("ProviderId") {
+        // Only for OAuth 2.0 access tokens of Amazon/Facebook; OIDC ID tokens ignore it.
+        if !(4..=2048).contains(&id.len()) {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value at 'providerId' failed to satisfy constraint: Member must have length between 4 and 2048",
+            ));
+        }
+    }
+    let policy = p.get("Policy");
+    let policy_arns: Vec<String> = (1..)
+        .map_while(|i| {
+            p.get(&format!("PolicyArns.member.{i}.arn"))
+                .map(str::to_owned)
+        })
+        .collect();
+    let duration = p.int("DurationSeconds", 0, 43_200)?;
+    let (role_account, role_name) = parse_role_arn(role_arn)?;
+
+    let snapshot = service.snapshot();
+    let state = &snapshot.state;
+    let account = state.accounts.get(&role_account);
+    // Without the account there is no provider to trust: the token cannot be verified.
+    let account = account.ok_or_else(|| {
+        ApiError::new(
+            "InvalidIdentityToken",
+            400,
+            "No OpenIDConnect provider found in your account for the token's issuer",
+        )
+    })?;
+    let verified = web_identity::verify(token, &role_account, account, jwks, env.now)?;
+
+    let denied = || {
+        ApiError::access_denied(format!(
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity on resource: {role_arn}"
+        ))
+    };
+    let role: &Role = account
+        .roles
+        .get(&role_name.to_lowercase())
+        .ok_or_else(denied)?;
+    let trust = PolicySet::single(
+        format!("{role_arn} trust policy"),
+        (*role.assume_role_policy.parsed).clone(),
+    );
+    let source_identity = verified.source_identity();
+    if let Some(s) = source_identity {
+        sts::check_source_identity(s)?;
+    }
+    let (single, multi) = verified.condition_keys();
+    let mut extra: Vec<(&str, &str)> = single
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    extra.push(("sts:RoleSessionName", session_name));
+    if let Some(s) = source_identity {
+        extra.push(("sts:SourceIdentity", s));
+    }
+    let multi: Vec<(&str, &[String])> = multi
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect();
+    let keys = CallKeys {
+        extra: &extra,
+        multi: &multi,
+        ..CallKeys::default()
+    };
+    let principal = Principal::Federated {
+        provider: verified.provider_arn.clone(),
+    };
+    let ask = |action: &'static str| {
+        let decision = authz::decide_unauthenticated(
+            principal.clone(),
+            env,
+            &Question {
+                action,
+                resource: role_arn,
+                keys,
+                resource_policy: Some(&trust),
+                resource_account: Some(&role_account),
+            },
+        );
+        if decision.is_allowed() {
+            Ok(())
+        } else {
+            Err(denied())
+        }
+    };
+    ask("sts:AssumeRoleWithWebIdentity")?;
+    if source_identity.is_some() {
+        ask("sts:SetSourceIdentity")?;
+    }
+
+    let seconds = sts::role_session_duration(duration, role.max_session_duration, false)?;
+    let packed = sts::check_session_policies(account, policy, &policy_arns)?;
+    let mut claims = new_claims(
+        &role_account,
+        SessionPrincipal::AssumedRole {
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.role_id.clone(),
+            session_name: session_name.to_owned(),
+        },
+        env.now,
+        seconds,
+    );
+    claims.policies = policy.map(str::to_owned).into_iter().collect();
+    claims.policy_arns = policy_arns;
+    claims.source_identity = source_identity.map(str::to_owned);
+    let token = service.seal_session(&claims);
+
+    let mut x = Xml::new();
+    write_credentials(&mut x, &claims, &token);
+    x.text("SubjectFromWebIdentityToken", &verified.subject);
+    x.elem("AssumedRoleUser", |x| {
+        x.text("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
+            .text(
+                "Arn",
+                &format!(
+                    "arn:aws:sts::{role_account}:assumed-role/{}/{session_name}",
+                    role.name
+                ),
+            );
+    });
+    x.num("PackedPolicySize", packed);
+    x.text("Provider", &verified.issuer);
+    x.text("Audience", &verified.audience);
     x.opt("SourceIdentity", claims.source_identity.as_deref());
     Ok(x)
 }
