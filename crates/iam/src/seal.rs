@@ -8,7 +8,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::Rng;
 
@@ -68,31 +68,54 @@ impl MasterKey {
 
     /// Seals `plaintext`: base64 of a random 24-byte nonce followed by the ciphertext.
     pub fn seal(&self, plaintext: &str) -> String {
-        let nonce_bytes: [u8; 24] = rand::rng().random();
-        let nonce = XNonce::from(nonce_bytes);
-        // Encryption with a valid key and nonce cannot fail for in-memory data.
-        let ciphertext = self
-            .cipher
-            .encrypt(&nonce, plaintext.as_bytes())
-            .unwrap_or_default();
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&ciphertext);
-        STANDARD.encode(out)
+        STANDARD.encode(self.seal_bytes(plaintext.as_bytes(), b""))
     }
 
     /// Opens a value made by [`MasterKey::seal`].
     pub fn open(&self, sealed: &str) -> Result<String, SealError> {
         let bytes = STANDARD.decode(sealed).map_err(|_| SealError::Open)?;
-        if bytes.len() < 24 {
+        let plain = self.open_bytes(&bytes, b"")?;
+        String::from_utf8(plain).map_err(|_| SealError::Open)
+    }
+
+    /// Seals `plaintext` bound to `context` (authenticated, not encrypted): a random 24-byte
+    /// nonce followed by the ciphertext. The value opens only with the same `context`, so
+    /// values sealed for one purpose cannot be passed off as another's.
+    pub fn seal_bytes(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
+        let nonce_bytes: [u8; 24] = rand::rng().random();
+        let nonce = XNonce::from(nonce_bytes);
+        // Encryption with a valid key and nonce cannot fail for in-memory data.
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
+            .unwrap_or_default();
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&ciphertext);
+        out
+    }
+
+    /// Opens a value made by [`MasterKey::seal_bytes`] with the same `context`.
+    pub fn open_bytes(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < 24 {
             return Err(SealError::Open);
         }
-        let (nonce, ciphertext) = bytes.split_at(24);
+        let (nonce, ciphertext) = sealed.split_at(24);
         let nonce = XNonce::from_slice(nonce);
-        let plain = self
-            .cipher
-            .decrypt(nonce, ciphertext)
-            .map_err(|_| SealError::Open)?;
-        String::from_utf8(plain).map_err(|_| SealError::Open)
+        self.cipher
+            .decrypt(
+                nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
+            .map_err(|_| SealError::Open)
     }
 }
 
@@ -126,6 +149,20 @@ mod tests {
         let other = MasterKey::from_bytes([8; 32]);
         assert!(other.open(&sealed).is_err());
         assert!(key.open("AAAA").is_err());
+    }
+
+    #[test]
+    fn sealed_bytes_open_only_in_their_context() {
+        let key = MasterKey::from_bytes([7; 32]);
+        let sealed = key.seal_bytes(b"hello", b"purpose A");
+        assert_eq!(key.open_bytes(&sealed, b"purpose A").unwrap(), b"hello");
+        assert!(key.open_bytes(&sealed, b"purpose B").is_err());
+        assert!(key.open_bytes(&sealed, b"").is_err());
+        // A value sealed without a context is the same format with an empty one.
+        let plain = STANDARD.decode(key.seal("x")).unwrap();
+        assert_eq!(key.open_bytes(&plain, b"").unwrap(), b"x");
+        assert!(key.open_bytes(&plain, b"purpose A").is_err());
+        assert!(key.open_bytes(&sealed[..20], b"purpose A").is_err());
     }
 
     #[test]

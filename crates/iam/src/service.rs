@@ -356,6 +356,17 @@ impl IamService {
         SessionClaims::open(token, &self.master_key, now)
     }
 
+    /// Seals the explanation of a denied request made by a caller of `account_id`.
+    pub fn seal_authorization_message(&self, account_id: &str, explanation: &str) -> String {
+        crate::authz_message::seal(&self.master_key, account_id, explanation)
+    }
+
+    /// Opens an encoded authorization message for a caller of `account_id`; `None` when it
+    /// is not a message this service sealed for that account, or was altered.
+    pub fn open_authorization_message(&self, account_id: &str, encoded: &str) -> Option<String> {
+        crate::authz_message::open(&self.master_key, account_id, encoded)
+    }
+
     /// The current snapshot; never waits.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()

@@ -1,6 +1,10 @@
-//! Requests per second over HTTP on loopback (issue 3):
+//! Requests per second over HTTP on loopback (issues 3 and 4):
 //! - an authorized GetUser (SigV4 verify + policy decision + XML) by a user whose inline
 //!   policy allows it, in an account of 10,000 users;
+//! - the same GetUser signed with temporary credentials of a role session whose role has the
+//!   same policy (session token opened with the master key + evaluation), in the same run;
+//! - AssumeRole by a user the role's trust policy names, each request freshly signed (SigV4
+//!   verify + trust evaluation + sealing a new session token);
 //! - CreateUser followed by DeleteUser (two committed writes), same account;
 //! - the floor: the same GetUser request answered by a bare axum handler with a fixed body,
 //!   in the same run, through the same client.
@@ -35,10 +39,24 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 struct Signer {
     key: String,
     secret: String,
+    /// The session token of temporary credentials.
+    token: Option<String>,
+    /// The signing name: `iam` or `sts`.
+    service: &'static str,
     addr: SocketAddr,
 }
 
 impl Signer {
+    fn long_term(key: String, secret: String, service: &'static str, addr: SocketAddr) -> Signer {
+        Signer {
+            key,
+            secret,
+            token: None,
+            service,
+            addr,
+        }
+    }
+
     /// A signed POST of `body` to `/`.
     fn request(&self, body: &str) -> hyper::Request<Full<Bytes>> {
         let host = self.addr.to_string();
@@ -47,7 +65,9 @@ impl Signer {
             .header("host", &host)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body.as_bytes());
-        let params = SigningParams::new(&self.key, &self.secret, "us-east-1", "iam", now);
+        let mut params =
+            SigningParams::new(&self.key, &self.secret, "us-east-1", self.service, now);
+        params.session_token = self.token.as_deref();
         let added = sign(&unsigned, &params).expect("signing a well-formed request");
         let mut builder = hyper::Request::post(format!("http://{host}/"))
             .header("host", &host)
@@ -128,11 +148,12 @@ async fn run(seconds: f64) {
     .expect("server starts");
     let addr = server.local_addr;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let root = Arc::new(Signer {
-        key: ROOT_KEY.into(),
-        secret: ROOT_SECRET.into(),
+    let root = Arc::new(Signer::long_term(
+        ROOT_KEY.into(),
+        ROOT_SECRET.into(),
+        "iam",
         addr,
-    });
+    ));
 
     // An account of 10,000 users.
     let t = Instant::now();
@@ -159,14 +180,24 @@ async fn run(seconds: f64) {
         made.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64()
     );
 
-    // The benchmarking user: its own policy allows what it does.
+    // The benchmarking user: its own policy allows what it does. A role with the same policy
+    // trusts it by name.
+    let policy = portcullis_bench_encode(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:CreateUser","iam:DeleteUser"],"Resource":"arn:aws:iam::111122223333:user/*"},{"Effect":"Deny","Action":"iam:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
+    );
+    let trust = portcullis_bench_encode(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bench"},"Action":"sts:AssumeRole"}}"#,
+    );
     let setup = [
         "Action=CreateUser&Version=2010-05-08&UserName=bench".to_owned(),
         format!(
-            "Action=PutUserPolicy&Version=2010-05-08&UserName=bench&PolicyName=p&PolicyDocument={}",
-            portcullis_bench_encode(
-                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:CreateUser","iam:DeleteUser"],"Resource":"arn:aws:iam::111122223333:user/*"},{"Effect":"Deny","Action":"iam:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#
-            )
+            "Action=PutUserPolicy&Version=2010-05-08&UserName=bench&PolicyName=p&PolicyDocument={policy}"
+        ),
+        format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName=bench-role&AssumeRolePolicyDocument={trust}"
+        ),
+        format!(
+            "Action=PutRolePolicy&Version=2010-05-08&RoleName=bench-role&PolicyName=p&PolicyDocument={policy}"
         ),
     ];
     for body in &setup {
@@ -180,16 +211,37 @@ async fn run(seconds: f64) {
     .await;
     assert_eq!(status, 200);
     let text = String::from_utf8_lossy(&text).into_owned();
-    let between = |a: &str, b: &str| {
-        let start = text.find(a).expect("field") + a.len();
-        let end = text[start..].find(b).expect("end") + start;
-        text[start..end].to_owned()
-    };
-    let bench = Arc::new(Signer {
-        key: between("<AccessKeyId>", "</AccessKeyId>"),
-        secret: between("<SecretAccessKey>", "</SecretAccessKey>"),
+    let bench = Arc::new(Signer::long_term(
+        field(&text, "AccessKeyId"),
+        field(&text, "SecretAccessKey"),
+        "iam",
         addr,
-    });
+    ));
+    let bench_sts = Arc::new(Signer::long_term(
+        bench.key.clone(),
+        bench.secret.clone(),
+        "sts",
+        addr,
+    ));
+    let role_arn = portcullis_bench_encode("arn:aws:iam::111122223333:role/bench-role");
+
+    // Temporary credentials of a session of that role.
+    let (status, text) = send(
+        &client,
+        bench_sts.request(&format!(
+            "Action=AssumeRole&Version=2011-06-15&RoleArn={role_arn}&RoleSessionName=bench"
+        )),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&text).into_owned();
+    assert_eq!(status, 200, "{text}");
+    let session = Signer {
+        key: field(&text, "AccessKeyId"),
+        secret: field(&text, "SecretAccessKey"),
+        token: Some(field(&text, "SessionToken")),
+        service: "iam",
+        addr,
+    };
 
     // GetUser of one of the 10,000, signed once and replayed (valid for 15 minutes).
     let get_body = "Action=GetUser&Version=2010-05-08&UserName=user04242";
@@ -214,6 +266,49 @@ async fn run(seconds: f64) {
         }
     };
     let (get_rps, get_n) = load(seconds, get_user).await;
+
+    // The same GetUser signed with the role session's temporary credentials.
+    let (status, text) = send(&client, session.request(get_body)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&text));
+    let (parts, _) = session.request(get_body).into_parts();
+    let session_headers = Arc::new(parts.headers);
+    let get_user_session = {
+        let client = client.clone();
+        move |_c: usize, _i: u64| {
+            let (client, headers) = (client.clone(), session_headers.clone());
+            async move {
+                let mut request = hyper::Request::post(format!("http://{addr}/"))
+                    .body(Full::new(Bytes::from_static(get_body.as_bytes())))
+                    .expect("request");
+                *request.headers_mut() = (*headers).clone();
+                let (status, _) = send(&client, request).await;
+                assert_eq!(status, 200);
+                1
+            }
+        }
+    };
+    let (session_rps, session_n) = load(seconds, get_user_session).await;
+
+    // AssumeRole, each request signed afresh (a new session name each time).
+    let assume_role = {
+        let (client, bench_sts) = (client.clone(), bench_sts.clone());
+        move |c: usize, i: u64| {
+            let (client, bench_sts, role_arn) =
+                (client.clone(), bench_sts.clone(), role_arn.clone());
+            async move {
+                let (status, _) = send(
+                    &client,
+                    bench_sts.request(&format!(
+                        "Action=AssumeRole&Version=2011-06-15&RoleArn={role_arn}&RoleSessionName=s{c}-{i}"
+                    )),
+                )
+                .await;
+                assert_eq!(status, 200);
+                1
+            }
+        }
+    };
+    let (assume_rps, assume_n) = load(seconds, assume_role).await;
 
     let create_delete = {
         let (client, bench) = (client.clone(), bench.clone());
@@ -289,6 +384,14 @@ async fn run(seconds: f64) {
     );
     println!(
         "{:<44} {:>12.0} {:>10}",
+        "GetUser, temporary credentials (portcullis)", session_rps, session_n
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10}",
+        "AssumeRole, freshly signed (portcullis)", assume_rps, assume_n
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10}",
         "CreateUser+DeleteUser pairs (portcullis)", cd_rps, cd_n
     );
     println!(
@@ -299,6 +402,18 @@ async fn run(seconds: f64) {
         "\nportcullis GetUser runs at {:.0}% of the bare-axum floor",
         100.0 * get_rps / bare_rps
     );
+    println!(
+        "GetUser with temporary credentials runs at {:.0}% of the same request with a long-term key",
+        100.0 * session_rps / get_rps
+    );
+}
+
+/// The text of the first `<name>` element of an XML answer.
+fn field(text: &str, name: &str) -> String {
+    let open = format!("<{name}>");
+    let start = text.find(&open).expect("field") + open.len();
+    let end = text[start..].find(&format!("</{name}>")).expect("end") + start;
+    text[start..end].to_owned()
 }
 
 /// Form-encodes a parameter value.

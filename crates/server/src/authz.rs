@@ -1,10 +1,17 @@
 //! Authorization of a call, shared by the IAM and STS APIs: the caller's compiled policies
 //! (from the snapshot), its session policies, an optional resource policy, and the global
-//! condition keys → the policy engine's decision → AWS's AccessDenied wording.
+//! condition keys → the policy engine's decision → AWS's AccessDenied wording, with the
+//! explanation of a denial sealed into its message for STS DecodeAuthorizationMessage.
 
-use portcullis_iam::Snapshot;
+use std::sync::Arc;
+
+use portcullis_iam::authz_message::MAX_PLAINTEXT_LEN;
 use portcullis_iam::model::Tag;
-use portcullis_policy::{Basis, Decision, PolicyInputs, PolicySet, PolicySource, RequestContext};
+use portcullis_iam::{IamService, PrincipalPolicies, Snapshot};
+use portcullis_policy::{
+    Basis, Decision, Effect, PolicyInputs, PolicySet, PolicySource, Request, RequestContext,
+};
+use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -54,11 +61,54 @@ fn iso(unix: i64) -> Option<String> {
         })
 }
 
+/// Where condition keys go: the engine's context, or the list a denial reports.
+trait KeySink {
+    fn one(&mut self, key: &str, value: &str);
+    fn many<'v>(&mut self, key: &str, values: impl Iterator<Item = &'v str>);
+}
+
+impl KeySink for RequestContext {
+    fn one(&mut self, key: &str, value: &str) {
+        self.insert(key, value);
+    }
+
+    fn many<'v>(&mut self, key: &str, values: impl Iterator<Item = &'v str>) {
+        self.insert_multi(key, values);
+    }
+}
+
+/// Condition keys as a denial message reports them: names as written, values in order.
+#[derive(Default)]
+struct KeyList(Vec<(String, Vec<String>)>);
+
+impl KeyList {
+    fn set(&mut self, key: &str, values: Vec<String>) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(k, _)| k.to_lowercase() == key.to_lowercase())
+        {
+            Some(entry) => entry.1 = values,
+            None => self.0.push((key.to_owned(), values)),
+        }
+    }
+}
+
+impl KeySink for KeyList {
+    fn one(&mut self, key: &str, value: &str) {
+        self.set(key, vec![value.to_owned()]);
+    }
+
+    fn many<'v>(&mut self, key: &str, values: impl Iterator<Item = &'v str>) {
+        self.set(key, values.map(str::to_owned).collect());
+    }
+}
+
 impl RequestEnv {
-    fn add_keys(&self, context: &mut RequestContext) {
-        context.insert("aws:SourceIp", self.source_ip.as_str());
-        context.insert("aws:UserAgent", self.user_agent.as_str());
-        context.insert(
+    fn add_keys(&self, sink: &mut impl KeySink) {
+        sink.one("aws:SourceIp", &self.source_ip);
+        sink.one("aws:UserAgent", &self.user_agent);
+        sink.one(
             "aws:SecureTransport",
             if self.secure_transport {
                 "true"
@@ -66,86 +116,72 @@ impl RequestEnv {
                 "false"
             },
         );
-        context.insert("aws:EpochTime", self.now.to_string());
+        sink.one("aws:EpochTime", &self.now.to_string());
         if let Some(now) = iso(self.now) {
-            context.insert("aws:CurrentTime", now);
+            sink.one("aws:CurrentTime", &now);
         }
-        context.insert("aws:RequestedRegion", "us-east-1");
+        sink.one("aws:RequestedRegion", "us-east-1");
     }
 }
 
 /// The condition keys of the caller itself.
-fn add_caller_keys(caller: &Caller, env: &RequestEnv, context: &mut RequestContext) {
-    context.insert("aws:userid", caller.user_id.as_str());
+fn add_caller_keys(caller: &Caller, env: &RequestEnv, sink: &mut impl KeySink) {
+    sink.one("aws:userid", &caller.user_id);
     for tag in &caller.tags {
-        context.insert(&format!("aws:PrincipalTag/{}", tag.key), tag.value.as_str());
+        sink.one(&format!("aws:PrincipalTag/{}", tag.key), &tag.value);
     }
     if let Some(session) = &caller.session {
         if let Some(issued) = iso(session.issued_at) {
-            context.insert("aws:TokenIssueTime", issued);
+            sink.one("aws:TokenIssueTime", &issued);
         }
         match session.mfa_authenticated_at {
             Some(at) => {
-                context.insert("aws:MultiFactorAuthPresent", "true");
-                context.insert("aws:MultiFactorAuthAge", (env.now - at).max(0).to_string());
+                sink.one("aws:MultiFactorAuthPresent", "true");
+                sink.one("aws:MultiFactorAuthAge", &(env.now - at).max(0).to_string());
             }
-            None => context.insert("aws:MultiFactorAuthPresent", "false"),
+            None => sink.one("aws:MultiFactorAuthPresent", "false"),
         }
         if let Some(source) = &session.source_identity {
-            context.insert("aws:SourceIdentity", source.as_str());
+            sink.one("aws:SourceIdentity", source);
         }
     }
 }
 
-/// Asks the engine.
-pub fn decide(
-    caller: &Caller,
-    snapshot: &Snapshot,
-    env: &RequestEnv,
-    q: &Question<'_>,
-) -> Decision {
-    let policies = caller.policies(snapshot);
-    let mut context = RequestContext::new();
-    env.add_keys(&mut context);
-    add_caller_keys(caller, env, &mut context);
-    let keys = q.keys;
+/// Every condition key of a call but those the engine derives from the principal.
+fn add_keys(caller: &Caller, env: &RequestEnv, keys: CallKeys<'_>, sink: &mut impl KeySink) {
+    env.add_keys(sink);
+    add_caller_keys(caller, env, sink);
     for tag in keys.request_tags {
-        context.insert(&format!("aws:RequestTag/{}", tag.key), tag.value.as_str());
+        sink.one(&format!("aws:RequestTag/{}", tag.key), &tag.value);
     }
     if !keys.request_tags.is_empty() {
-        context.insert_multi(
+        sink.many(
             "aws:TagKeys",
             keys.request_tags.iter().map(|t| t.key.as_str()),
         );
     } else if !keys.tag_keys.is_empty() {
-        context.insert_multi("aws:TagKeys", keys.tag_keys.iter().map(String::as_str));
+        sink.many("aws:TagKeys", keys.tag_keys.iter().map(String::as_str));
     }
     for tag in keys.resource_tags {
-        context.insert(&format!("aws:ResourceTag/{}", tag.key), tag.value.as_str());
+        sink.one(&format!("aws:ResourceTag/{}", tag.key), &tag.value);
     }
     for (k, v) in keys.extra {
-        context.insert(k, *v);
+        sink.one(k, v);
     }
     for (k, values) in keys.multi {
-        context.insert_multi(k, values.iter().map(String::as_str));
+        sink.many(k, values.iter().map(String::as_str));
     }
-    let mut request =
-        portcullis_policy::Request::new(caller.principal.clone(), q.action, q.resource, context);
+}
+
+/// The request the engine decides.
+fn request(caller: &Caller, env: &RequestEnv, q: &Question<'_>) -> Request {
+    let mut context = RequestContext::new();
+    add_keys(caller, env, q.keys, &mut context);
+    let mut request = Request::new(caller.principal.clone(), q.action, q.resource, context);
     if let Some(account) = q.resource_account {
         request = request.with_resource_account(account);
     }
-    let session = caller
-        .session
-        .as_ref()
-        .and_then(|s| snapshot.session_policies(s));
-    let inputs = PolicyInputs {
-        identity: policies.as_ref().map(|p| &p.identity),
-        boundary: policies.as_ref().and_then(|p| p.boundary.as_ref()),
-        session: session.as_deref(),
-        resource: q.resource_policy,
-        ..Default::default()
-    };
-    inputs.evaluate(&request)
+    request
 }
 
 /// Asks the engine about a caller that has no identity of its own (a web identity or SAML
@@ -175,18 +211,237 @@ pub fn decide_unauthenticated(
     inputs.evaluate(&request)
 }
 
-/// Asks the engine and turns a refusal into AWS's AccessDenied.
+/// The caller's compiled policies (shared, cached in the snapshot).
+struct CallerPolicies {
+    principal: Option<Arc<PrincipalPolicies>>,
+    session: Option<Arc<PolicySet>>,
+}
+
+impl CallerPolicies {
+    fn of(caller: &Caller, snapshot: &Snapshot) -> CallerPolicies {
+        CallerPolicies {
+            principal: caller.policies(snapshot),
+            session: caller
+                .session
+                .as_ref()
+                .and_then(|s| snapshot.session_policies(s)),
+        }
+    }
+
+    fn inputs<'a>(&'a self, q: &Question<'a>) -> PolicyInputs<'a> {
+        PolicyInputs {
+            identity: self.principal.as_ref().map(|p| &p.identity),
+            boundary: self.principal.as_ref().and_then(|p| p.boundary.as_ref()),
+            session: self.session.as_deref(),
+            resource: q.resource_policy,
+            ..Default::default()
+        }
+    }
+}
+
+/// Asks the engine and turns a refusal into AWS's AccessDenied, whose message ends with the
+/// explanation sealed for DecodeAuthorizationMessage.
 pub fn authorize(
+    service: &IamService,
     caller: &Caller,
     snapshot: &Snapshot,
     env: &RequestEnv,
     q: &Question<'_>,
 ) -> Result<(), ApiError> {
-    let decision = decide(caller, snapshot, env, q);
+    let request = request(caller, env, q);
+    let policies = CallerPolicies::of(caller, snapshot);
+    let inputs = policies.inputs(q);
+    let decision = inputs.evaluate(&request);
     if decision.is_allowed() {
-        Ok(())
-    } else {
-        Err(access_denied(caller, q.action, q.resource, &decision))
+        return Ok(());
+    }
+    let explanation = explain(caller, env, q, &inputs, &request, &decision);
+    let encoded = service.seal_authorization_message(&caller.account_id, &explanation);
+    let mut denied = access_denied(caller, q.action, q.resource, &decision);
+    denied.message = format!(
+        "{}. Encoded authorization failure message: {encoded}",
+        denied.message
+    );
+    Err(denied)
+}
+
+/// Keys the engine adds from the principal, under the names AWS documents (the engine keeps
+/// keys lowercased).
+const PRINCIPAL_KEYS: [&str; 5] = [
+    "aws:PrincipalArn",
+    "aws:PrincipalAccount",
+    "aws:PrincipalType",
+    "aws:username",
+    "aws:userid",
+];
+
+/// `{"items": [...]}`, as AWS's decoded messages wrap every list.
+#[derive(Clone, Copy, Serialize)]
+struct Items<'a, T> {
+    items: &'a [T],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DecodedMessage<'a> {
+    allowed: bool,
+    explicit_deny: bool,
+    matched_statements: Items<'a, MatchedItem<'a>>,
+    /// For an implicit deny, the kind of policy that lacked an Allow (`identityPolicies`,
+    /// `permissionsBoundary`, `sessionPolicy`, `resourcePolicy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing_allow: Option<String>,
+    failures: Items<'a, ()>,
+    context: MessageContext<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MatchedItem<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement_id: Option<&'a str>,
+    effect: &'static str,
+    /// The label of the statement's policy: a managed policy's ARN, `user/NAME:POLICY` for
+    /// an inline policy, `ROLE_ARN trust policy`...
+    policy: &'a str,
+    policy_type: String,
+    statement_index: u32,
+}
+
+#[derive(Serialize)]
+struct MessageContext<'a> {
+    principal: MessagePrincipal<'a>,
+    action: &'a str,
+    resource: &'a str,
+    conditions: Items<'a, ConditionItem>,
+}
+
+#[derive(Serialize)]
+struct MessagePrincipal<'a> {
+    id: &'a str,
+    arn: &'a str,
+}
+
+#[derive(Serialize)]
+struct ConditionItem {
+    key: String,
+    values: ConditionValues,
+}
+
+impl ConditionItem {
+    fn size(&self) -> usize {
+        self.key.len()
+            + self
+                .values
+                .items
+                .iter()
+                .map(|v| v.value.len())
+                .sum::<usize>()
+    }
+}
+
+#[derive(Serialize)]
+struct ConditionValues {
+    items: Vec<ConditionValue>,
+}
+
+#[derive(Serialize)]
+struct ConditionValue {
+    value: String,
+}
+
+/// The explanation of a denial, in the shape of AWS's decoded authorization messages: the
+/// decision, the statements that made it (each with the label of its policy, so a reader can
+/// find it), which kind of policy lacked an Allow for an implicit deny, and the request with
+/// its condition keys. Kept within what DecodeAuthorizationMessage accepts: the largest
+/// condition values are left out first, then the last statements.
+fn explain(
+    caller: &Caller,
+    env: &RequestEnv,
+    q: &Question<'_>,
+    inputs: &PolicyInputs<'_>,
+    request: &Request,
+    decision: &Decision,
+) -> String {
+    let mut statements: Vec<MatchedItem<'_>> = decision
+        .statements
+        .iter()
+        .filter_map(|m| {
+            let set = inputs.set(m.source)?;
+            let labeled = set.policies().get(m.id.policy as usize)?;
+            let statement = set.statement(m.id)?;
+            Some(MatchedItem {
+                statement_id: statement.sid.as_deref(),
+                effect: match m.effect {
+                    Effect::Allow => "ALLOW",
+                    Effect::Deny => "DENY",
+                },
+                policy: &labeled.label,
+                policy_type: m.source.to_string(),
+                statement_index: m.id.statement,
+            })
+        })
+        .collect();
+
+    let mut keys = KeyList::default();
+    add_keys(caller, env, q.keys, &mut keys);
+    let mut conditions = keys.0;
+    for (lower, entry) in request.context.iter() {
+        if conditions.iter().any(|(k, _)| k.to_lowercase() == lower) {
+            continue;
+        }
+        let name = PRINCIPAL_KEYS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(lower))
+            .map_or_else(|| lower.to_owned(), |k| (*k).to_owned());
+        let values = entry
+            .values()
+            .iter()
+            .map(|v| v.as_str().to_owned())
+            .collect();
+        conditions.push((name, values));
+    }
+    conditions.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut conditions: Vec<ConditionItem> = conditions
+        .into_iter()
+        .map(|(key, values)| ConditionItem {
+            key,
+            values: ConditionValues {
+                items: values
+                    .into_iter()
+                    .map(|value| ConditionValue { value })
+                    .collect(),
+            },
+        })
+        .collect();
+
+    loop {
+        let message = DecodedMessage {
+            allowed: false,
+            explicit_deny: decision.basis == Basis::ExplicitDeny,
+            matched_statements: Items { items: &statements },
+            missing_allow: decision.missing_allow().map(|m| m.to_string()),
+            failures: Items { items: &[] },
+            context: MessageContext {
+                principal: MessagePrincipal {
+                    id: &caller.user_id,
+                    arn: &caller.arn,
+                },
+                action: q.action,
+                resource: q.resource,
+                conditions: Items { items: &conditions },
+            },
+        };
+        let text = serde_json::to_string(&message).unwrap_or_default();
+        if text.len() <= MAX_PLAINTEXT_LEN {
+            return text;
+        }
+        if let Some((largest, _)) = conditions.iter().enumerate().max_by_key(|(_, c)| c.size()) {
+            conditions.remove(largest);
+        } else if statements.pop().is_none() {
+            // Only the principal, action and resource are left, each of bounded length.
+            return text;
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use portcullis_iam::ids::{IdKind, new_id, new_secret_key};
 use portcullis_iam::model::{Role, Secret, Tag};
 use portcullis_iam::session::{SessionClaims, SessionPrincipal};
-use portcullis_iam::{IamError, IamService, Snapshot, sts};
+use portcullis_iam::{IamError, IamService, Snapshot, authz_message, sts};
 use portcullis_policy::{PolicySet, Principal};
 
 use crate::auth::{Caller, Identity, merge_tags};
@@ -50,6 +50,7 @@ pub fn dispatch(
         "GetSessionToken" => get_session_token(&call),
         "GetFederationToken" => get_federation_token(&call),
         "GetAccessKeyInfo" => get_access_key_info(&call),
+        "DecodeAuthorizationMessage" => decode_authorization_message(&call),
         _ => Err(ApiError::new(
             "InvalidAction",
             400,
@@ -221,6 +222,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     };
     let ask = |action: &'static str| {
         authz::authorize(
+            call.service,
             call.caller,
             &call.snapshot,
             call.env,
@@ -517,6 +519,7 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     let seconds = sts::token_session_duration(duration, false)?;
     let arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account_id);
     authz::authorize(
+        call.service,
         caller,
         &call.snapshot,
         call.env,
@@ -533,6 +536,7 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     )?;
     if !tags.is_empty() {
         authz::authorize(
+            call.service,
             caller,
             &call.snapshot,
             call.env,
@@ -596,5 +600,44 @@ fn get_access_key_info(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         })?;
     let mut x = Xml::new();
     x.text("Account", &account);
+    Ok(x)
+}
+
+/// The explanation sealed into an AccessDenied message, for a caller allowed
+/// `sts:DecodeAuthorizationMessage`. Messages open only for callers of the account whose
+/// caller was denied.
+fn decode_authorization_message(call: &StsCall<'_>) -> Result<Xml, ApiError> {
+    let encoded = call.params.required("EncodedMessage")?;
+    if encoded.is_empty() || encoded.len() > authz_message::MAX_ENCODED_LEN {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length between 1 and {}",
+            authz_message::MAX_ENCODED_LEN
+        )));
+    }
+    authz::authorize(
+        call.service,
+        call.caller,
+        &call.snapshot,
+        call.env,
+        &Question {
+            action: "sts:DecodeAuthorizationMessage",
+            resource: "*",
+            keys: CallKeys::default(),
+            resource_policy: None,
+            resource_account: None,
+        },
+    )?;
+    let decoded = call
+        .service
+        .open_authorization_message(&call.caller.account_id, encoded)
+        .ok_or_else(|| {
+            ApiError::new(
+                "InvalidAuthorizationMessageException",
+                400,
+                "The encoded authorization message is invalid: it was altered, or was not issued by this service for this account.",
+            )
+        })?;
+    let mut x = Xml::new();
+    x.text("DecodedMessage", &decoded);
     Ok(x)
 }

@@ -244,6 +244,7 @@ impl Call<'_> {
             return Ok(());
         }
         crate::authz::authorize(
+            self.service,
             self.caller,
             &self.snapshot,
             self.env,
