@@ -52,6 +52,9 @@ pub enum IamError {
     /// A private key that does not belong to the certificate.
     #[error("{0}")]
     KeyPairMismatch(String),
+    /// MFA codes that do not match the device (EnableMFADevice, ResyncMFADevice).
+    #[error("{0}")]
+    InvalidAuthenticationCode(String),
 }
 
 impl IamError {
@@ -81,6 +84,7 @@ impl IamError {
             IamError::InvalidCertificate(_) => "InvalidCertificate",
             IamError::DuplicateCertificate(_) => "DuplicateCertificate",
             IamError::KeyPairMismatch(_) => "KeyPairMismatch",
+            IamError::InvalidAuthenticationCode(_) => "InvalidAuthenticationCode",
         }
     }
 
@@ -93,7 +97,7 @@ impl IamError {
             | IamError::LimitExceeded(_)
             | IamError::EntityTemporarilyUnmodifiable(_)
             | IamError::DuplicateCertificate(_) => 409,
-            IamError::AccessDenied(_) => 403,
+            IamError::AccessDenied(_) | IamError::InvalidAuthenticationCode(_) => 403,
             IamError::ServiceFailure(_) => 500,
             _ => 400,
         }

@@ -11,6 +11,7 @@ pub mod model;
 pub mod names;
 pub mod ops;
 pub mod passwords;
+pub mod qr_png;
 pub mod saml_metadata;
 pub mod seal;
 pub mod service;
@@ -20,6 +21,7 @@ pub mod ssh_public_key;
 pub mod state;
 pub mod store;
 pub mod sts;
+pub mod totp;
 pub mod x509;
 
 pub use error::{IamError, IamResult};

@@ -449,3 +449,30 @@ pub struct ServerCertificate {
     #[serde(skip)]
     pub private_key: Secret,
 }
+
+/// A virtual MFA device (an authenticator app's TOTP seed), assigned to at most one user.
+/// The seed is never returned after creation and is sealed at rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VirtualMfaDevice {
+    pub name: String,
+    pub path: String,
+    pub create_date: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// The user the device is enabled for; `None` while unassigned.
+    #[serde(default)]
+    pub user_name: Option<String>,
+    #[serde(default)]
+    pub enable_date: Option<Timestamp>,
+    /// How many 30-second steps the device's clock runs ahead of ours (negative: behind), as
+    /// measured by the last EnableMFADevice or ResyncMFADevice.
+    #[serde(default)]
+    pub drift_steps: i64,
+    /// The newest time step whose code was accepted: a code for this step or an older one is
+    /// refused (no replay), whatever the operation.
+    #[serde(default)]
+    pub last_used_step: Option<u64>,
+    /// The TOTP seed, Base32 (RFC 4648, no padding); stored sealed beside the row, never in it.
+    #[serde(skip)]
+    pub seed: Secret,
+}

@@ -11,7 +11,7 @@ use crate::error::{IamError, IamResult};
 use crate::model::{
     AccessKey, AccessKeyLastUsed, AccountSettings, Group, InstanceProfile, KeyStatus,
     ManagedPolicy, OidcProvider, Role, SamlProvider, Secret, ServerCertificate, SigningCertificate,
-    SshPublicKey, Timestamp, User,
+    SshPublicKey, Timestamp, User, VirtualMfaDevice,
 };
 use crate::seal::MasterKey;
 use crate::store::{Change, Row, Table};
@@ -38,6 +38,9 @@ pub struct AccountState {
     pub saml_providers: OrdMap<String, SamlProvider>,
     /// Server certificates, by lowercased name.
     pub server_certificates: OrdMap<String, ServerCertificate>,
+    /// Virtual MFA devices, by [`crate::ops::mfa::device_key`]: the lowercased serial number
+    /// after `mfa/`.
+    pub mfa_devices: OrdMap<String, VirtualMfaDevice>,
 }
 
 /// Everything.
@@ -89,6 +92,14 @@ struct StoredSamlProvider {
     provider: SamlProvider,
     #[serde(default)]
     private_keys_sealed: Vec<String>,
+}
+
+/// How a virtual MFA device is stored: its seed sealed beside the row.
+#[derive(Serialize, Deserialize)]
+struct StoredMfaDevice {
+    #[serde(flatten)]
+    device: VirtualMfaDevice,
+    seed_sealed: String,
 }
 
 /// The rows a write touched; turned into store changes from the state after the write.
@@ -163,6 +174,12 @@ impl Touched {
             account.to_owned(),
             name.to_lowercase(),
         ));
+    }
+
+    /// A virtual MFA device, by its [`crate::ops::mfa::device_key`].
+    pub fn mfa_device(&mut self, account: &str, key: &str) {
+        self.rows
+            .insert((Table::MfaDevices, account.to_owned(), key.to_owned()));
     }
 
     pub fn account(&mut self, account: &str) {
@@ -251,6 +268,15 @@ impl Touched {
                         json(serde_json::to_string(&StoredServerCertificate {
                             certificate: c.clone(),
                             private_key_sealed: key.seal(c.private_key.expose()),
+                        }))
+                    })
+                    .transpose()?,
+                Table::MfaDevices => account
+                    .and_then(|a| a.mfa_devices.get(row_key))
+                    .map(|d| {
+                        json(serde_json::to_string(&StoredMfaDevice {
+                            device: d.clone(),
+                            seed_sealed: key.seal(d.seed.expose()),
                         }))
                     })
                     .transpose()?,
@@ -383,6 +409,15 @@ impl IamState {
                     account
                         .server_certificates
                         .insert(row.key.clone(), certificate);
+                }
+                Table::MfaDevices => {
+                    let stored: StoredMfaDevice = serde_json::from_str(&row.data).map_err(bad)?;
+                    let mut device = stored.device;
+                    device.seed = Secret::new(
+                        key.open(&stored.seed_sealed)
+                            .map_err(|e| format!("MFA device {}: {e}", device.name))?,
+                    );
+                    account.mfa_devices.insert(row.key.clone(), device);
                 }
             }
         }

@@ -22,10 +22,11 @@ pub enum Table {
     OidcProviders,
     SamlProviders,
     ServerCertificates,
+    MfaDevices,
 }
 
 impl Table {
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Table::Accounts,
         Table::Users,
         Table::Groups,
@@ -38,6 +39,7 @@ impl Table {
         Table::OidcProviders,
         Table::SamlProviders,
         Table::ServerCertificates,
+        Table::MfaDevices,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +56,7 @@ impl Table {
             Table::OidcProviders => "oidc_providers",
             Table::SamlProviders => "saml_providers",
             Table::ServerCertificates => "server_certificates",
+            Table::MfaDevices => "mfa_devices",
         }
     }
 }
@@ -112,6 +115,8 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE oidc_providers      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE saml_providers      (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE server_certificates (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+", "
+    CREATE TABLE mfa_devices (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 "];
 
 /// The embedded store: one SQLite file in WAL mode.

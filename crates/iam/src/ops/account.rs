@@ -172,8 +172,15 @@ pub fn summary(state: &IamState, account_id: &str) -> IamResult<Vec<(&'static st
         ("InstanceProfiles", 0),
         ("InstanceProfilesQuota", 1_000),
         ("Providers", 0),
-        ("MFADevices", 0),
-        ("MFADevicesInUse", 0),
+        ("MFADevices", account.mfa_devices.len()),
+        (
+            "MFADevicesInUse",
+            account
+                .mfa_devices
+                .values()
+                .filter(|d| d.user_name.is_some())
+                .count(),
+        ),
         ("AccountMFAEnabled", 0),
         ("AccountAccessKeysPresent", flag(root_keys > 0)),
         ("AccountPasswordPresent", 0),

@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod groups;
 pub mod instance_profiles;
 pub mod login_profiles;
+pub mod mfa;
 pub mod oidc_providers;
 pub mod policies;
 pub mod roles;

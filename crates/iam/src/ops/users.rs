@@ -99,6 +99,7 @@ pub fn update_user(
             }
         }
         rename_credentials(state.account_mut(account_id)?, touched, account_id, name, n);
+        super::mfa::rename_user(state.account_mut(account_id)?, touched, account_id, name, n);
         touched.user(account_id, name);
     }
     let account = state.account_mut(account_id)?;
@@ -166,6 +167,8 @@ pub fn delete_user(
         Some("SSH public keys")
     } else if !super::signing_certificates::list(account, Some(name)).is_empty() {
         Some("signing certificates")
+    } else if !super::mfa::list_for_user(account, name).is_empty() {
+        Some("MFA devices")
     } else {
         None
     };

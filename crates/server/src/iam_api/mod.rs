@@ -8,6 +8,7 @@ mod authorization_details;
 mod groups;
 mod instance_profiles;
 mod login_profiles;
+mod mfa;
 mod policies;
 mod providers;
 mod roles;
@@ -181,6 +182,17 @@ fn handler(action: &str) -> Option<Handler> {
         "TagServerCertificate" => server_certificates::tag_server_certificate,
         "UntagServerCertificate" => server_certificates::untag_server_certificate,
         "ListServerCertificateTags" => server_certificates::list_server_certificate_tags,
+        "CreateVirtualMFADevice" => mfa::create_virtual_mfa_device,
+        "EnableMFADevice" => mfa::enable_mfa_device,
+        "ResyncMFADevice" => mfa::resync_mfa_device,
+        "DeactivateMFADevice" => mfa::deactivate_mfa_device,
+        "DeleteVirtualMFADevice" => mfa::delete_virtual_mfa_device,
+        "ListMFADevices" => mfa::list_mfa_devices,
+        "ListVirtualMFADevices" => mfa::list_virtual_mfa_devices,
+        "GetMFADevice" => mfa::get_mfa_device,
+        "TagMFADevice" => mfa::tag_mfa_device,
+        "UntagMFADevice" => mfa::untag_mfa_device,
+        "ListMFADeviceTags" => mfa::list_mfa_device_tags,
         _ => return None,
     })
 }
