@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use portcullis_iam::ids::{IdKind, new_id, new_secret_key};
 use portcullis_iam::model::{Role, Secret, Tag};
+use portcullis_iam::ops::mfa;
 use portcullis_iam::session::{SessionClaims, SessionPrincipal};
 use portcullis_iam::{IamError, IamService, Snapshot, authz_message, sts};
 use portcullis_policy::{PolicySet, Principal};
@@ -102,6 +103,46 @@ fn new_claims(
     }
 }
 
+/// `SerialNumber` and `TokenCode`, when given: the code is checked against the caller's own
+/// MFA device (and used up). Returns the time of the MFA authentication.
+fn verify_mfa(call: &StsCall<'_>) -> Result<Option<i64>, ApiError> {
+    let serial = call.params.get("SerialNumber");
+    let code = call.params.get("TokenCode");
+    let (serial, code) = match (serial, code) {
+        (None, None) => return Ok(None),
+        (Some(s), Some(c)) => (s, c),
+        _ => {
+            return Err(ApiError::validation(
+                "SerialNumber and TokenCode must be given together.",
+            ));
+        }
+    };
+    if !(9..=256).contains(&serial.len()) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{serial}' at 'serialNumber' failed to satisfy constraint: Member must have length less than or equal to 256 and greater than or equal to 9"
+        )));
+    }
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'tokenCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]*",
+        ));
+    }
+    let user = match (&call.caller.identity, call.caller.is_session()) {
+        (Identity::User { name }, false) => name.clone(),
+        _ => {
+            return Err(ApiError::access_denied(
+                "MultiFactorAuthentication failed: only an IAM user's long-term credentials can present an MFA code.",
+            ));
+        }
+    };
+    let now = call.env.now;
+    let account = call.caller.account_id.clone();
+    call.service.write(|state, touched| {
+        mfa::check_user_code(state, touched, &account, &user, serial, code, now)
+    })?;
+    Ok(Some(now))
+}
+
 fn get_caller_identity(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     // Always allowed, as in AWS: no policy can deny a caller knowing who it is.
     let mut x = Xml::new();
@@ -185,6 +226,16 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         ));
     }
     let (role_account, role_name) = parse_role_arn(role_arn)?;
+    // MFA given with this call, or carried by the calling session.
+    let mfa_at = match verify_mfa(call)? {
+        Some(at) => Some(at),
+        None => call
+            .caller
+            .session
+            .as_ref()
+            .and_then(|s| s.mfa_authenticated_at),
+    };
+    let mfa_age = mfa_at.map(|at| (call.env.now - at).max(0).to_string());
 
     let denied = |action: &str| {
         ApiError::access_denied(format!(
@@ -208,6 +259,10 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     }
     if let Some(s) = source_identity {
         extra.push(("sts:SourceIdentity", s));
+    }
+    if let Some(age) = &mfa_age {
+        extra.push(("aws:MultiFactorAuthPresent", "true"));
+        extra.push(("aws:MultiFactorAuthAge", age));
     }
     let multi: Vec<(&str, &[String])> = if transitive_keys.is_empty() {
         Vec::new()
@@ -279,6 +334,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     claims.tags = all_tags;
     claims.transitive_tag_keys = transitive;
     claims.chained = chained;
+    claims.mfa_authenticated_at = mfa_at;
     claims.source_identity = source_identity.map(str::to_owned).or_else(|| {
         call.caller
             .session
@@ -486,7 +542,8 @@ fn get_session_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
             ));
         }
     };
-    let claims = new_claims(&caller.account_id, principal, call.env.now, seconds);
+    let mut claims = new_claims(&caller.account_id, principal, call.env.now, seconds);
+    claims.mfa_authenticated_at = verify_mfa(call)?;
     let token = call.service.seal_session(&claims);
     let mut x = Xml::new();
     write_credentials(&mut x, &claims, &token);

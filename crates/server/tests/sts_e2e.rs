@@ -841,3 +841,160 @@ async fn session_tags_need_tag_session_and_become_principal_tags() {
         Some("AccessDenied")
     );
 }
+
+/// A virtual MFA device enabled for `user`; returns its serial and a code generator for the
+/// time step `offset` steps from now.
+async fn mfa_device(server: &TestServer, user: &str) -> (String, impl Fn(i64) -> String) {
+    use totp_rs::{Algorithm, Secret as TotpSecret, TOTP};
+    let root = server.root();
+    let created = root
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name(format!("{user}-phone"))
+        .send()
+        .await
+        .unwrap();
+    let device = created.virtual_mfa_device().unwrap();
+    let seed = String::from_utf8(device.base32_string_seed().unwrap().as_ref().to_vec()).unwrap();
+    let serial = device.serial_number().to_owned();
+    let bytes = TotpSecret::Encoded(seed).to_bytes().unwrap();
+    let totp = TOTP::new(Algorithm::SHA1, 6, 0, 30, bytes).unwrap();
+    let code = move |offset: i64| {
+        let step = time::OffsetDateTime::now_utc().unix_timestamp() / 30 + offset;
+        totp.generate(step as u64 * 30)
+    };
+    // Enabled with the codes of the previous and the current step; a sign-in then uses the
+    // next step's code (within the one-step drift the service allows).
+    root.enable_mfa_device()
+        .user_name(user)
+        .serial_number(&serial)
+        .authentication_code1(code(-1))
+        .authentication_code2(code(0))
+        .send()
+        .await
+        .unwrap();
+    (serial, code)
+}
+
+#[tokio::test]
+async fn mfa_protected_actions_need_a_session_made_with_a_code() {
+    let server = TestServer::start().await;
+    // The classic policy: everything is allowed, but only with MFA.
+    let (key, secret) = user(
+        &server,
+        "mia",
+        Some(
+            r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"iam:*","Resource":"*"},
+            {"Sid":"DenyAllExceptListedIfNoMFA","Effect":"Deny","NotAction":["iam:ListMFADevices","sts:GetSessionToken"],"Resource":"*",
+             "Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}"#,
+        ),
+    )
+    .await;
+    let (serial, code) = mfa_device(&server, "mia").await;
+
+    // Long-term keys: the key is absent, BoolIfExists is true, the Deny applies.
+    let long_term = server.iam(&key, &secret);
+    let err = long_term.list_users().send().await.unwrap_err();
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("explicit deny"), "{message}");
+
+    let sts = server.sts(&key, &secret, None);
+    // A session without a code: aws:MultiFactorAuthPresent is false, still denied.
+    let plain = sts.get_session_token().send().await.unwrap();
+    let (k, s, t) = creds(plain.credentials().unwrap());
+    let err = server
+        .iam_session(&k, &s, &t)
+        .list_users()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
+
+    // A wrong code is refused.
+    let wrong = sts
+        .get_session_token()
+        .serial_number(&serial)
+        .token_code(if code(0) == "000000" {
+            "111111"
+        } else {
+            "000000"
+        })
+        .send()
+        .await;
+    assert_eq!(code_of(wrong), "AccessDenied");
+
+    // With a valid code: allowed.
+    let with_mfa = sts
+        .get_session_token()
+        .serial_number(&serial)
+        .token_code(code(1))
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(with_mfa.credentials().unwrap());
+    server
+        .iam_session(&k, &s, &t)
+        .list_users()
+        .send()
+        .await
+        .unwrap();
+
+    // The same code again is a replay: refused.
+    let replay = sts
+        .get_session_token()
+        .serial_number(&serial)
+        .token_code(code(0))
+        .send()
+        .await;
+    assert_eq!(code_of(replay), "AccessDenied");
+}
+
+fn code_of<T: std::fmt::Debug, E: aws_sdk_sts::error::ProvideErrorMetadata + std::fmt::Debug>(
+    r: Result<T, E>,
+) -> String {
+    code(r)
+}
+
+#[tokio::test]
+async fn a_trust_policy_can_demand_mfa() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "ned", None).await;
+    let (serial, totp) = mfa_device(&server, "ned").await;
+    let ned = format!("arn:aws:iam::{ACCOUNT}:user/ned");
+    let trust_with_mfa = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"{ned}"}},"Action":"sts:AssumeRole","Condition":{{"Bool":{{"aws:MultiFactorAuthPresent":"true"}}}}}}}}"#
+    );
+    role(&server, "guarded", &trust_with_mfa, Some(READ_ONLY_IAM)).await;
+    let sts = server.sts(&key, &secret, None);
+    assert_eq!(
+        code(
+            sts.assume_role()
+                .role_arn(role_arn("guarded"))
+                .role_session_name("nomfa")
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    let assumed = sts
+        .assume_role()
+        .role_arn(role_arn("guarded"))
+        .role_session_name("withmfa")
+        .serial_number(&serial)
+        .token_code(totp(1))
+        .send()
+        .await
+        .unwrap();
+    let (k, s, t) = creds(assumed.credentials().unwrap());
+    server
+        .iam_session(&k, &s, &t)
+        .list_users()
+        .send()
+        .await
+        .unwrap();
+}
