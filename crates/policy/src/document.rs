@@ -81,6 +81,37 @@ pub struct PrincipalClause {
     pub(crate) entries: Vec<PrincipalEntry>,
 }
 
+/// An IAM identity a Principal element names by ARN, as a service needs it to check that the
+/// identity exists (AWS refuses a trust policy naming a user or role that does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedPrincipal {
+    /// `arn:aws:iam::A:user/path/name`.
+    User { account: String, name: String },
+    /// `arn:aws:iam::A:role/path/name`.
+    Role { account: String, name: String },
+}
+
+impl PrincipalClause {
+    /// The users and roles this clause names by ARN (not accounts, sessions, services or `*`).
+    pub fn named_principals(&self) -> Vec<NamedPrincipal> {
+        self.entries
+            .iter()
+            .filter_map(|e| match e {
+                PrincipalEntry::User(arn) => {
+                    let account = arn::segments(arn)?[4].to_owned();
+                    let name = arn.rsplit('/').next()?.to_owned();
+                    Some(NamedPrincipal::User { account, name })
+                }
+                PrincipalEntry::Role { account, name } => Some(NamedPrincipal::Role {
+                    account: account.clone(),
+                    name: name.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// Action or NotAction.
 #[derive(Debug, Clone)]
 pub struct ActionClause {

@@ -38,8 +38,8 @@ mod variables;
 
 pub use context::{ContextEntry, ContextValue, RequestContext};
 pub use document::{
-    ActionClause, ActionPattern, Effect, Policy, PrincipalClause, ResourceClause, ResourcePattern,
-    Statement, Version,
+    ActionClause, ActionPattern, Effect, NamedPrincipal, Policy, PrincipalClause, ResourceClause,
+    ResourcePattern, Statement, Version,
 };
 pub use evaluate::{Basis, Decision, MatchedStatement, Outcome, PolicyInputs, PolicySource};
 pub use finding::{Finding, PolicyError, Severity};

@@ -998,3 +998,59 @@ async fn a_trust_policy_can_demand_mfa() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_trust_policy_must_name_principals_that_exist() {
+    let server = TestServer::start().await;
+    let root = server.root();
+    let ghost = trust(&format!("arn:aws:iam::{ACCOUNT}:user/ghost"));
+    let err = root
+        .create_role()
+        .role_name("haunted")
+        .assume_role_policy_document(&ghost)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("MalformedPolicyDocument")
+    );
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.starts_with("Invalid principal in policy"),
+        "{message}"
+    );
+    let (code, _) = common::error_code(root.get_role().role_name("haunted").send().await);
+    assert_eq!(code, "NoSuchEntity");
+
+    // Existing principals are fine; a role naming a role that does not exist is refused on update.
+    root.create_user().user_name("real").send().await.unwrap();
+    role(
+        &server,
+        "ok",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/real")),
+        None,
+    )
+    .await;
+    let err = root
+        .update_assume_role_policy()
+        .role_name("ok")
+        .policy_document(trust(&role_arn("missing")))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("MalformedPolicyDocument")
+    );
+    // An account principal, or a principal in an account this deployment does not hold, is kept.
+    role(
+        &server,
+        "external",
+        &trust("arn:aws:iam::999988887777:user/someone"),
+        None,
+    )
+    .await;
+}

@@ -2,6 +2,7 @@
 //! their tags and permissions boundaries. (Their inline and attached policies are
 //! [`attachments`](super::attachments) with [`Holder::Role`](super::attachments::Holder).)
 
+use portcullis_policy::NamedPrincipal;
 use portcullis_policy::{PolicyKind, policy_size};
 
 use crate::error::{IamError, IamResult};
@@ -44,6 +45,42 @@ pub fn parse_trust_policy(text: &str) -> IamResult<PolicyDocument> {
         )));
     }
     PolicyDocument::parse(text, PolicyKind::Trust).map_err(IamError::MalformedPolicyDocument)
+}
+
+/// AWS refuses a trust policy that names a user or role that does not exist ("Invalid
+/// principal in policy"): it resolves each to its unique id. Checked for the accounts this
+/// deployment holds; an ARN in an account it does not hold cannot be checked and is kept.
+pub fn check_trust_principals(state: &IamState, trust: &PolicyDocument) -> IamResult<()> {
+    for statement in &trust.parsed.statements {
+        let Some(clause) = &statement.principal else {
+            continue;
+        };
+        for named in clause.named_principals() {
+            let (account_id, name, kind) = match &named {
+                NamedPrincipal::User { account, name } => (account, name, "user"),
+                NamedPrincipal::Role { account, name } => (account, name, "role"),
+            };
+            let Some(account) = state.accounts.get(account_id) else {
+                continue;
+            };
+            let exists = match named {
+                NamedPrincipal::User { .. } => account
+                    .users
+                    .get(&name.to_lowercase())
+                    .is_some_and(|u| &u.name == name),
+                NamedPrincipal::Role { .. } => account
+                    .roles
+                    .get(&name.to_lowercase())
+                    .is_some_and(|r| &r.name == name),
+            };
+            if !exists {
+                return Err(IamError::MalformedPolicyDocument(format!(
+                    "Invalid principal in policy: \"AWS\":\"arn:aws:iam::{account_id}:{kind}/{name}\""
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Descriptions: at most 1,000 characters of tab, newlines and printable Latin-1.
@@ -98,6 +135,7 @@ pub fn create_role(
     check_max_session_duration(max_session_duration)?;
     let tags = check_tags(&[], new.tags)?;
     let trust = parse_trust_policy(new.assume_role_policy)?;
+    check_trust_principals(state, &trust)?;
     if let Some(arn) = new.permissions_boundary {
         super::attachments::check_boundary_policy(state, account_id, arn)?;
     }
@@ -168,6 +206,7 @@ pub fn update_assume_role_policy(
     document: &str,
 ) -> IamResult<()> {
     let trust = parse_trust_policy(document)?;
+    check_trust_principals(state, &trust)?;
     let account = state.account_mut(account_id)?;
     super::role_mut(account, name)?.assume_role_policy = trust;
     touched.role(account_id, name);
