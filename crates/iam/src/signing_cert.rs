@@ -1,10 +1,11 @@
 //! X.509 certificates as UploadSigningCertificate takes them: one PEM `CERTIFICATE` block
-//! whose DER parses as an RFC 5280 certificate. Anything else (a private key, a chain, text
+//! whose DER parses as an RFC 5280 certificate (`x509-parser`, as for server certificates). Anything else (a private key, a chain, text
 //! that is not PEM) is refused without being echoed.
 
-use der::Decode;
 use sha2::{Digest, Sha256};
-use x509_cert::Certificate;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::pem::parse_x509_pem;
+use x509_parser::prelude::FromDer;
 
 use crate::error::{IamError, IamResult};
 
@@ -40,17 +41,31 @@ pub fn parse(body: &str) -> IamResult<ParsedCertificate> {
             "The certificate body must be a PEM-encoded X.509 certificate (-----BEGIN CERTIFICATE-----).",
         ));
     }
-    let (label, der) = der::pem::decode_vec(text.as_bytes()).map_err(|_| {
-        malformed("The certificate body is not valid PEM: it must be exactly one BEGIN/END CERTIFICATE block.")
+    let (rest, pem) = parse_x509_pem(text.as_bytes()).map_err(|_| {
+        malformed(
+            "The certificate body is not valid PEM: it must be exactly one BEGIN/END CERTIFICATE block.",
+        )
     })?;
-    if label != "CERTIFICATE" {
+    if !String::from_utf8_lossy(rest).trim().is_empty() {
+        return Err(malformed(
+            "The certificate body must be exactly one BEGIN/END CERTIFICATE block.",
+        ));
+    }
+    if pem.label != "CERTIFICATE" {
         return Err(IamError::InvalidCertificate(format!(
-            "The PEM block is a {label}, not a CERTIFICATE."
+            "The PEM block is a {}, not a CERTIFICATE.",
+            pem.label
         )));
     }
-    Certificate::from_der(&der).map_err(|_| {
-        malformed("The certificate's DER encoding is not a valid X.509 certificate.")
-    })?;
+    match X509Certificate::from_der(&pem.contents) {
+        Ok(([], _)) => {}
+        _ => {
+            return Err(malformed(
+                "The certificate's DER encoding is not a valid X.509 certificate.",
+            ));
+        }
+    }
+    let der = pem.contents;
     Ok(ParsedCertificate { der })
 }
 
