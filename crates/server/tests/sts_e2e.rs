@@ -1054,3 +1054,91 @@ async fn a_trust_policy_must_name_principals_that_exist() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn managed_session_policies_and_source_identity() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "ola", None).await;
+    let ola = format!("arn:aws:iam::{ACCOUNT}:user/ola");
+    let trust_all = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"{ola}"}},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}}}}"#
+    );
+    role(
+        &server,
+        "wide",
+        &trust_all,
+        Some("arn:aws:iam::aws:policy/IAMFullAccess"),
+    )
+    .await;
+    role(
+        &server,
+        "no-source",
+        &trust(&ola),
+        Some("arn:aws:iam::aws:policy/IAMFullAccess"),
+    )
+    .await;
+    let sts = server.sts(&key, &secret, None);
+
+    // A managed policy as the session policy: the session gets IAMReadOnlyAccess ∩ IAMFullAccess.
+    let read_only = aws_sdk_sts::types::PolicyDescriptorType::builder()
+        .arn(READ_ONLY_IAM)
+        .build();
+    let narrowed = sts
+        .assume_role()
+        .role_arn(role_arn("wide"))
+        .role_session_name("narrow")
+        .policy_arns(read_only.clone())
+        .source_identity("ola-laptop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(narrowed.source_identity(), Some("ola-laptop"));
+    let (k, s, t) = creds(narrowed.credentials().unwrap());
+    let iam = server.iam_session(&k, &s, &t);
+    iam.list_roles().send().await.unwrap();
+    let err = iam
+        .create_user()
+        .user_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
+
+    // A managed session policy that does not exist is refused.
+    let missing = aws_sdk_sts::types::PolicyDescriptorType::builder()
+        .arn(format!("arn:aws:iam::{ACCOUNT}:policy/missing"))
+        .build();
+    assert_eq!(
+        code(
+            sts.assume_role()
+                .role_arn(role_arn("wide"))
+                .role_session_name("missing")
+                .policy_arns(missing)
+                .send()
+                .await
+        ),
+        "NoSuchEntity"
+    );
+    // Setting a source identity needs sts:SetSourceIdentity in the trust policy.
+    assert_eq!(
+        code(
+            sts.assume_role()
+                .role_arn(role_arn("no-source"))
+                .role_session_name("src")
+                .source_identity("ola-laptop")
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    // Without a source identity the same role is fine.
+    sts.assume_role()
+        .role_arn(role_arn("no-source"))
+        .role_session_name("plain")
+        .send()
+        .await
+        .unwrap();
+}
