@@ -34,6 +34,7 @@ pub struct Snapshot {
     pub state: IamState,
     compiled: Mutex<HashMap<(String, String), Arc<PrincipalPolicies>>>,
     sessions: Mutex<HashMap<String, Arc<PolicySet>>>,
+    trust: Mutex<HashMap<(String, String), Arc<PolicySet>>>,
 }
 
 impl Snapshot {
@@ -42,6 +43,7 @@ impl Snapshot {
             state,
             compiled: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
+            trust: Mutex::new(HashMap::new()),
         }
     }
 
@@ -115,6 +117,24 @@ impl Snapshot {
         }
         let boundary = self.boundary(account, role.permissions_boundary.as_deref());
         Some(self.remember(key, policies, boundary))
+    }
+
+    /// A role's trust policy, compiled once per snapshot (labelled `ROLE_ARN trust policy`).
+    pub fn trust_policy(&self, account_id: &str, role_name: &str) -> Option<Arc<PolicySet>> {
+        let key = (account_id.to_owned(), role_name.to_lowercase());
+        if let Some(hit) = self.trust.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Some(hit);
+        }
+        let role = self.state.accounts.get(account_id)?.roles.get(&key.1)?;
+        let arn = format!("arn:aws:iam::{account_id}:role{}{}", role.path, role.name);
+        let set = Arc::new(PolicySet::single(
+            format!("{arn} trust policy"),
+            (*role.assume_role_policy.parsed).clone(),
+        ));
+        if let Ok(mut cache) = self.trust.lock() {
+            cache.insert(key, set.clone());
+        }
+        Some(set)
     }
 
     fn cached(&self, key: &(String, String)) -> Option<Arc<PrincipalPolicies>> {

@@ -10,7 +10,7 @@ use portcullis_iam::model::{Role, Secret, Tag};
 use portcullis_iam::ops::mfa;
 use portcullis_iam::session::{SessionClaims, SessionPrincipal};
 use portcullis_iam::{IamError, IamService, Snapshot, authz_message, sts};
-use portcullis_policy::{PolicySet, Principal};
+use portcullis_policy::Principal;
 
 use crate::auth::{Caller, Identity, merge_tags};
 use crate::authz::{self, CallKeys, Question, RequestEnv};
@@ -249,10 +249,10 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         .get(&role_account)
         .and_then(|a| a.roles.get(&role_name.to_lowercase()))
         .ok_or_else(|| denied("sts:AssumeRole"))?;
-    let trust = PolicySet::single(
-        format!("{role_arn} trust policy"),
-        (*role.assume_role_policy.parsed).clone(),
-    );
+    let trust = call
+        .snapshot
+        .trust_policy(&role_account, &role.name)
+        .ok_or_else(|| denied("sts:AssumeRole"))?;
     let mut extra: Vec<(&str, &str)> = vec![("sts:RoleSessionName", session_name)];
     if let Some(id) = external_id {
         extra.push(("sts:ExternalId", id));
@@ -285,7 +285,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
                 action,
                 resource: role_arn,
                 keys,
-                resource_policy: Some(&trust),
+                resource_policy: Some(&*trust),
                 resource_account: Some(&role_account),
             },
         )
@@ -427,10 +427,9 @@ pub fn assume_role_with_web_identity(
         .roles
         .get(&role_name.to_lowercase())
         .ok_or_else(denied)?;
-    let trust = PolicySet::single(
-        format!("{role_arn} trust policy"),
-        (*role.assume_role_policy.parsed).clone(),
-    );
+    let trust = snapshot
+        .trust_policy(&role_account, &role.name)
+        .ok_or_else(denied)?;
     let source_identity = verified.source_identity();
     if let Some(s) = source_identity {
         sts::check_source_identity(s)?;
@@ -464,7 +463,7 @@ pub fn assume_role_with_web_identity(
                 action,
                 resource: role_arn,
                 keys,
-                resource_policy: Some(&trust),
+                resource_policy: Some(&*trust),
                 resource_account: Some(&role_account),
             },
         );
