@@ -1142,3 +1142,48 @@ async fn managed_session_policies_and_source_identity() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn access_key_info_names_the_account() {
+    let server = TestServer::start().await;
+    let (key, secret) = user(&server, "pat", None).await;
+    let sts = server.sts(&key, &secret, None);
+    let info = sts
+        .get_access_key_info()
+        .access_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.account(), Some(ACCOUNT));
+    let root_key = sts
+        .get_access_key_info()
+        .access_key_id(ROOT_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(root_key.account(), Some(ACCOUNT));
+    assert_eq!(
+        code(
+            sts.get_access_key_info()
+                .access_key_id("AKIANOTOURS000000000")
+                .send()
+                .await
+        ),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(
+            sts.get_access_key_info()
+                .access_key_id("bad key!")
+                .send()
+                .await
+        ),
+        "ValidationError"
+    );
+    // Root may not federate (GetFederationToken takes an IAM user's long-term credentials).
+    let root = server.sts(ROOT_KEY, ROOT_SECRET, None);
+    assert_eq!(
+        code(root.get_federation_token().name("root-fed").send().await),
+        "AccessDenied"
+    );
+}
