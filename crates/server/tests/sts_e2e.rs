@@ -62,6 +62,26 @@ fn role_arn(name: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/{name}")
 }
 
+/// A user's long-term keys assume `role` (in the test account) as `session`: the session's
+/// (key id, secret, token).
+async fn assume(
+    server: &TestServer,
+    key: &str,
+    secret: &str,
+    role: &str,
+    session: &str,
+) -> (String, String, String) {
+    let assumed = server
+        .sts(key, secret, None)
+        .assume_role()
+        .role_arn(role_arn(role))
+        .role_session_name(session)
+        .send()
+        .await
+        .unwrap();
+    creds(assumed.credentials().unwrap())
+}
+
 fn creds(c: &StsCredentials) -> (String, String, String) {
     (
         c.access_key_id().to_owned(),
@@ -392,15 +412,7 @@ async fn tampered_tokens_and_deleted_roles_end_sessions() {
         Some(READ_ONLY_IAM),
     )
     .await;
-    let assumed = server
-        .sts(&key, &secret, None)
-        .assume_role()
-        .role_arn(role_arn("temp"))
-        .role_session_name("sess")
-        .send()
-        .await
-        .unwrap();
-    let (k, s, t) = creds(assumed.credentials().unwrap());
+    let (k, s, t) = assume(&server, &key, &secret, "temp", "sess").await;
     let mut tampered = t.clone().into_bytes();
     let i = tampered.len() / 2;
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
@@ -461,15 +473,7 @@ async fn token_issue_time_revokes_older_sessions() {
         Some(READ_ONLY_IAM),
     )
     .await;
-    let assumed = server
-        .sts(&key, &secret, None)
-        .assume_role()
-        .role_arn(role_arn("revocable"))
-        .role_session_name("sess")
-        .send()
-        .await
-        .unwrap();
-    let (k, s, t) = creds(assumed.credentials().unwrap());
+    let (k, s, t) = assume(&server, &key, &secret, "revocable", "sess").await;
     let session = server.iam_session(&k, &s, &t);
     session.list_users().send().await.unwrap();
     // What the console's "Revoke active sessions" writes: deny sessions issued before now.
