@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use portcullis_iam::ids::{IdKind, new_id, new_secret_key};
 use portcullis_iam::model::{Role, Secret, Tag};
-use portcullis_iam::ops::mfa;
+use portcullis_iam::ops::{self, mfa};
 use portcullis_iam::session::{SessionClaims, SessionPrincipal};
+use portcullis_iam::state::AccountState;
 use portcullis_iam::{IamError, IamService, Snapshot, authz_message, sts};
 use portcullis_policy::Principal;
 
@@ -152,29 +153,23 @@ fn get_caller_identity(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     Ok(x)
 }
 
-/// `ARN` → (account, role name) of `arn:aws:iam::A:role/path/name`.
-fn parse_role_arn(arn: &str) -> Result<(String, String), ApiError> {
-    let invalid = || ApiError::validation(format!("{arn} is invalid"));
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(invalid());
-    };
-    let name = resource
-        .strip_prefix("role/")
-        .and_then(|r| r.rsplit('/').next())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(invalid)?;
-    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(invalid());
-    }
-    Ok((account.to_owned(), name.to_owned()))
+/// The account of `arn:aws:iam::A:role/path/name`: ValidationError when `RoleArn` is not a
+/// role ARN. Whether it names a role is for [`ops::role_by_arn`] to say.
+fn role_arn_account(arn: &str) -> Result<String, ApiError> {
+    ops::split_iam_arn(arn, "role")
+        .filter(|(_, resource)| resource.len() > 1 && !resource.ends_with('/'))
+        .map(|(account, _)| account.to_owned())
+        .ok_or_else(|| ApiError::validation(format!("{arn} is invalid")))
+}
+
+/// AWS's one answer to an AssumeRole that is not allowed, whatever the reason (no such role,
+/// a trust policy that does not trust the caller, an identity policy that does not allow it):
+/// the same text, so a caller cannot tell which roles exist.
+fn not_authorized(caller: &Caller, action: &str, role_arn: &str) -> ApiError {
+    ApiError::access_denied(format!(
+        "User: {} is not authorized to perform: {action} on resource: {role_arn}",
+        caller.arn
+    ))
 }
 
 fn session_tags_with_inherited(caller: &Caller, tags: &[Tag]) -> (Vec<Tag>, Vec<String>) {
@@ -225,7 +220,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
             "Roles may not be assumed by root accounts.",
         ));
     }
-    let (role_account, role_name) = parse_role_arn(role_arn)?;
+    let role_account = role_arn_account(role_arn)?;
     // MFA given with this call, or carried by the calling session.
     let mfa_at = match verify_mfa(call)? {
         Some(at) => Some(at),
@@ -237,18 +232,10 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     };
     let mfa_age = mfa_at.map(|at| (call.env.now - at).max(0).to_string());
 
-    let denied = |action: &str| {
-        ApiError::access_denied(format!(
-            "User: {} is not authorized to perform: {action} on resource: {role_arn}",
-            call.caller.arn
-        ))
-    };
+    let denied = |action: &str| not_authorized(call.caller, action, role_arn);
     let state = &call.snapshot.state;
-    let role: &Role = state
-        .accounts
-        .get(&role_account)
-        .and_then(|a| a.roles.get(&role_name.to_lowercase()))
-        .ok_or_else(|| denied("sts:AssumeRole"))?;
+    // The role the ARN names exactly; authorized on its canonical ARN (the same text).
+    let role: &Role = ops::role_by_arn(state, role_arn).ok_or_else(|| denied("sts:AssumeRole"))?;
     let trust = call
         .snapshot
         .trust_policy(&role_account, &role.name)
@@ -289,6 +276,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
                 resource_account: Some(&role_account),
             },
         )
+        .map_err(|_| denied(action))
     };
     ask("sts:AssumeRole")?;
     if !tags.is_empty() {
@@ -403,19 +391,14 @@ pub fn assume_role_with_web_identity(
         })
         .collect();
     let duration = p.int("DurationSeconds", 0, 43_200)?;
-    let (role_account, role_name) = parse_role_arn(role_arn)?;
+    let role_account = role_arn_account(role_arn)?;
 
     let snapshot = service.snapshot();
     let state = &snapshot.state;
-    let account = state.accounts.get(&role_account);
-    // Without the account there is no provider to trust: the token cannot be verified.
-    let account = account.ok_or_else(|| {
-        ApiError::new(
-            "InvalidIdentityToken",
-            400,
-            "No OpenIDConnect provider found in your account for the token's issuer",
-        )
-    })?;
+    // An account this deployment does not hold has no provider: it answers as an account
+    // without one does, so the answer does not tell which accounts exist.
+    let no_account = AccountState::default();
+    let account = state.accounts.get(&role_account).unwrap_or(&no_account);
     let verified = web_identity::verify(token, &role_account, account, jwks, env.now)?;
 
     let denied = || {
@@ -423,10 +406,7 @@ pub fn assume_role_with_web_identity(
             "Not authorized to perform sts:AssumeRoleWithWebIdentity on resource: {role_arn}"
         ))
     };
-    let role: &Role = account
-        .roles
-        .get(&role_name.to_lowercase())
-        .ok_or_else(denied)?;
+    let role: &Role = ops::role_by_arn(state, role_arn).ok_or_else(denied)?;
     let trust = snapshot
         .trust_policy(&role_account, &role.name)
         .ok_or_else(denied)?;

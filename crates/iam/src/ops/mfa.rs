@@ -99,11 +99,22 @@ fn not_enabled_for(serial: &str, user: &str) -> IamError {
     ))
 }
 
+/// The key of the device `serial` names exactly: its path and name as stored, not only
+/// without regard to case (so a policy on the exact serial number cannot be stepped around).
+fn exact_key(account: &AccountState, account_id: &str, serial: &str) -> Option<String> {
+    let key = key_of_serial(account_id, serial)?;
+    let device = account.mfa_devices.get(&key)?;
+    let resource = format!(
+        "{}{}",
+        device.path.strip_prefix('/').unwrap_or(&device.path),
+        device.name
+    );
+    serial.ends_with(&format!(":mfa/{resource}")).then_some(key)
+}
+
 /// The key of the device `serial` names, which must exist.
 fn existing_key(account: &AccountState, account_id: &str, serial: &str) -> IamResult<String> {
-    key_of_serial(account_id, serial)
-        .filter(|k| account.mfa_devices.contains_key(k))
-        .ok_or_else(|| no_such_device(serial))
+    exact_key(account, account_id, serial).ok_or_else(|| no_such_device(serial))
 }
 
 /// The device `serial` names.
@@ -347,7 +358,7 @@ fn enabled_device_mut<'a>(
     check_serial(serial)?;
     let account = state.account_mut(account_id)?;
     super::user(account, user_name)?;
-    let key = key_of_serial(account_id, serial)
+    let key = exact_key(account, account_id, serial)
         .filter(|k| {
             account.mfa_devices.get(k).is_some_and(|d| {
                 d.user_name
@@ -545,7 +556,7 @@ fn check_sign_in(
     let account = state
         .account_mut(account_id)
         .map_err(|_| unable_to_validate())?;
-    let key = key_of_serial(account_id, serial).ok_or_else(unable_to_validate)?;
+    let key = exact_key(account, account_id, serial).ok_or_else(unable_to_validate)?;
     let device = account
         .mfa_devices
         .get_mut(&key)

@@ -57,6 +57,35 @@ pub fn role<'a>(account: &'a AccountState, name: &str) -> IamResult<&'a Role> {
     })
 }
 
+/// The role an ARN names exactly: `arn:aws:iam::{account}:role{path}{name}` with the path and
+/// name as stored (names are unique without regard to case, but an ARN is the role's own text:
+/// `role/dev/Admin` or `role/ADMIN` does not name the role `/Admin`). `None` when the ARN is
+/// malformed or names no role.
+pub fn role_by_arn<'a>(state: &'a crate::state::IamState, arn: &str) -> Option<&'a Role> {
+    let (account_id, resource) = split_iam_arn(arn, "role")?;
+    let name = resource.rsplit('/').next().filter(|n| !n.is_empty())?;
+    let role = state
+        .accounts
+        .get(account_id)?
+        .roles
+        .get(&name.to_lowercase())?;
+    (resource.len() == role.path.len() + role.name.len()
+        && resource.starts_with(role.path.as_str())
+        && resource.ends_with(role.name.as_str()))
+    .then_some(role)
+}
+
+/// `arn:aws:iam::{12 digits}:{kind}{rest}` → (account, `{rest}` starting with `/`).
+pub fn split_iam_arn<'a>(arn: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let resource = resource.strip_prefix(kind)?;
+    resource.starts_with('/').then_some((account, resource))
+}
+
 pub fn role_mut<'a>(account: &'a mut AccountState, name: &str) -> IamResult<&'a mut Role> {
     account.roles.get_mut(&name.to_lowercase()).ok_or_else(|| {
         IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))

@@ -101,7 +101,13 @@ pub fn url_from_arn(account_id: &str, arn: &str) -> IamResult<String> {
         Some(i) => resource.split_at(i),
         None => (resource, ""),
     };
-    Ok(format!("{}{path}", host.to_ascii_lowercase()))
+    let url = format!("{}{path}", host.to_ascii_lowercase());
+    // The stored key is the provider's own text (host lowercased): an ARN in any other case
+    // names no provider, so a policy on the exact ARN cannot be stepped around.
+    if url != resource {
+        return Err(not_found(arn));
+    }
+    Ok(url)
 }
 
 /// The provider `arn` names.

@@ -117,9 +117,19 @@ fn not_found(arn: &str) -> IamError {
     IamError::NoSuchEntity(format!("SAMLProvider {arn} does not exist."))
 }
 
+/// The key of the provider `arn` names exactly (its name as stored, not only without regard
+/// to case): a policy on the exact ARN cannot be stepped around with `saml-provider/NAME`.
+fn exact_key(account: &AccountState, account_id: &str, arn: &str) -> IamResult<String> {
+    let key = key_from_arn(account_id, arn)?;
+    match account.saml_providers.get(&key) {
+        Some(p) if arn.ends_with(&format!(":saml-provider/{}", p.name)) => Ok(key),
+        _ => Err(not_found(arn)),
+    }
+}
+
 /// The provider `arn` names.
 pub fn find<'a>(account: &'a AccountState, arn: &str) -> IamResult<&'a SamlProvider> {
-    let key = key_from_arn(&account.settings.account_id, arn)?;
+    let key = exact_key(account, &account.settings.account_id, arn)?;
     account
         .saml_providers
         .get(&key)
@@ -131,8 +141,8 @@ fn find_mut<'a>(
     account_id: &str,
     arn: &str,
 ) -> IamResult<&'a mut SamlProvider> {
-    let key = key_from_arn(account_id, arn)?;
     let account = state.account_mut(account_id)?;
+    let key = exact_key(account, account_id, arn)?;
     account
         .saml_providers
         .get_mut(&key)
@@ -266,8 +276,8 @@ pub fn delete_saml_provider(
     account_id: &str,
     arn: &str,
 ) -> IamResult<()> {
-    let key = key_from_arn(account_id, arn)?;
     let account = state.account_mut(account_id)?;
+    let key = exact_key(account, account_id, arn)?;
     if account.saml_providers.remove(&key).is_none() {
         return Err(not_found(arn));
     }

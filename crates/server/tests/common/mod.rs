@@ -95,6 +95,13 @@ impl TestServer {
 
     /// A user with an access key and the given inline policy; returns its IAM client.
     pub async fn user_with_policy(&self, name: &str, policy: Option<&str>) -> aws_sdk_iam::Client {
+        let (key, secret) = self.user_keys(name, policy).await;
+        self.iam(&key, &secret)
+    }
+
+    /// A user with an access key and the given inline policy (named `inline`); returns the
+    /// key's (id, secret).
+    pub async fn user_keys(&self, name: &str, policy: Option<&str>) -> (String, String) {
         let root = self.root();
         root.create_user()
             .user_name(name)
@@ -117,7 +124,10 @@ impl TestServer {
             .await
             .expect("create access key");
         let key = key.access_key().expect("access key");
-        self.iam(key.access_key_id(), key.secret_access_key())
+        (
+            key.access_key_id().to_owned(),
+            key.secret_access_key().to_owned(),
+        )
     }
 }
 
