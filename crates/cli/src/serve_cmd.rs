@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Users per account (AWS's quota is 5,000; a self-hosted deployment may raise it).
     #[arg(long, default_value_t = 5_000)]
     max_users: usize,
+    /// A region this deployment serves (repeatable): every request's signature must be scoped
+    /// to one of them, and `aws:RequestedRegion` is that region. Default: any region.
+    #[arg(long = "region", value_name = "REGION")]
+    regions: Vec<String>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -60,6 +64,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         limits: portcullis_server::Limits {
             max_users: args.max_users,
         },
+        regions: args.regions,
     };
     let mut server = match start(config).await {
         Ok(s) => s,

@@ -39,6 +39,10 @@ pub enum SessionPrincipal {
         name: String,
         /// The IAM user whose credentials made it.
         federating_user: String,
+        /// That user's unique id: a user deleted and re-created under the same name does not
+        /// inherit the old user's federation tokens (a token without it opens as no user).
+        #[serde(default)]
+        federating_user_id: String,
     },
 }
 

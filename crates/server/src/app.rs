@@ -14,7 +14,7 @@ use portcullis_iam::IamService;
 use portcullis_iam::ids::new_request_id;
 use portcullis_sigv4::Request as SignedRequest;
 
-use crate::auth::authenticate;
+use crate::auth::{Api, ExpectedScope, authenticate};
 use crate::error::ApiError;
 use crate::iam_api::{self, RequestEnv};
 use crate::query::Params;
@@ -29,6 +29,17 @@ pub struct AppState {
     pub service: IamService,
     /// OIDC providers' signing keys, for AssumeRoleWithWebIdentity.
     pub jwks: crate::web_identity::JwksCache,
+    /// The regions this deployment serves: a signature must be scoped to one of them (any
+    /// region when empty).
+    pub regions: Vec<String>,
+}
+
+impl AppState {
+    /// The region of a call that carries no signature (AssumeRoleWithWebIdentity): the first
+    /// region served, else `us-east-1`.
+    fn default_region(&self) -> &str {
+        self.regions.first().map_or("us-east-1", String::as_str)
+    }
 }
 
 /// The router.
@@ -104,12 +115,6 @@ async fn api(
 /// The STS action that is served without SigV4.
 const WEB_IDENTITY_ACTION: &str = "AssumeRoleWithWebIdentity";
 
-/// The APIs served on the one endpoint, told apart by `Version`.
-enum Api {
-    Iam,
-    Sts,
-}
-
 /// Authenticates, routes and runs one API request; returns the status and XML body.
 #[allow(clippy::too_many_arguments)]
 fn handle(
@@ -139,7 +144,7 @@ fn handle(
     };
     let fail = |e: ApiError| (e.status, e.to_xml(namespace, request_id));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let env = RequestEnv {
+    let mut env = RequestEnv {
         source_ip: peer.ip().to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
@@ -148,6 +153,7 @@ fn handle(
             .to_owned(),
         secure_transport: false,
         now,
+        region: state.default_region().to_owned(),
     };
     // The one unsigned action: its caller is proved by the web identity token, not SigV4
     // (the SDKs send it without an Authorization header). Any signature is ignored.
@@ -179,18 +185,25 @@ fn handle(
         signed.push_header(name, value);
     }
     let snapshot = state.service.snapshot();
-    let caller = match authenticate(&state.service, &snapshot, &signed, now) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
     let service_name = match api {
         Api::Iam => "iam",
         Api::Sts => "sts",
     };
+    let expected = ExpectedScope {
+        service: service_name,
+        regions: &state.regions,
+    };
+    let caller = match authenticate(&state.service, &snapshot, &signed, now, expected) {
+        Ok((caller, region)) => {
+            env.region = region;
+            caller
+        }
+        Err(e) => return fail(e),
+    };
     if !caller.is_session() {
         state
             .service
-            .record_key_use(&caller.access_key_id, service_name, "us-east-1");
+            .record_key_use(&caller.access_key_id, service_name, &env.region);
     }
     let Some(action) = params.get("Action").map(str::to_owned) else {
         return fail(ApiError::new(
@@ -209,10 +222,10 @@ fn handle(
             format!("Could not find operation {action} for version {other}"),
         ));
     }
-    let result = match api {
+    let result = caller.may_call(api, &action).and_then(|()| match api {
         Api::Iam => iam_api::dispatch(&action, &params, &caller, &state.service, &env),
         Api::Sts => sts_api::dispatch(&action, &params, &caller, &state.service, &env),
-    };
+    });
     match result {
         Ok(xml) => {
             tracing::info!(action, caller = %caller.arn, access_key = %caller.access_key_id, "allowed");

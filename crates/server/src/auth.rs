@@ -106,14 +106,60 @@ fn from_sigv4(e: &SigError) -> ApiError {
     }
 }
 
-/// Authenticates `request` at unix time `now`.
+/// What a signature's credential scope must name: the API's signing name, and one of the
+/// regions this deployment serves (any region when the list is empty).
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectedScope<'a> {
+    pub service: &'a str,
+    pub regions: &'a [String],
+}
+
+impl ExpectedScope<'_> {
+    /// AWS's answers for a request signed for another service or a region not served.
+    fn check(&self, scope: &portcullis_sigv4::CredentialScope) -> Result<(), ApiError> {
+        if scope.service != self.service {
+            return Err(ApiError::new(
+                "SignatureDoesNotMatch",
+                403,
+                format!(
+                    "Credential should be scoped to correct service: '{}'. ",
+                    self.service
+                ),
+            ));
+        }
+        if !self.regions.is_empty() && !self.regions.contains(&scope.region) {
+            return Err(ApiError::new(
+                "SignatureDoesNotMatch",
+                403,
+                format!(
+                    "Credential should be scoped to a valid region, not '{}'. ",
+                    truncated(&scope.region, 64)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// At most `max` characters of `text`, for echoing network input.
+fn truncated(text: &str, max: usize) -> &str {
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(at, _)| &text[..at])
+}
+
+/// Authenticates `request` at unix time `now`: the caller, and the region its signature is
+/// scoped to (`aws:RequestedRegion`).
 pub fn authenticate(
     service: &IamService,
     snapshot: &Snapshot,
     request: &SignedRequest<'_>,
     now: i64,
-) -> Result<Caller, ApiError> {
+    expected: ExpectedScope<'_>,
+) -> Result<(Caller, String), ApiError> {
     let auth = parse(request).map_err(|e| from_sigv4(&e))?;
+    expected.check(auth.scope())?;
+    let region = auth.scope().region.clone();
     let (secret, session) = match auth.session_token() {
         Some(token) => {
             let claims = service.open_session(token, now).map_err(|e| match e {
@@ -146,7 +192,7 @@ pub fn authenticate(
             "The request body must be signed (UNSIGNED-PAYLOAD is not accepted with a body).",
         ));
     }
-    match session {
+    let caller = match session {
         None => {
             let key = snapshot
                 .state
@@ -162,7 +208,8 @@ pub fn authenticate(
             )
         }
         Some(claims) => session_caller(snapshot, claims),
-    }
+    }?;
+    Ok((caller, region))
 }
 
 /// A caller with long-term credentials (or a GetSessionToken session of the same identity).
@@ -211,6 +258,50 @@ fn long_term_caller(
                 account_id,
                 session,
             })
+        }
+    }
+}
+
+/// The API a call is made to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Iam,
+    Sts,
+}
+
+impl Caller {
+    /// What the caller's kind of credentials may call at all, before any policy is read (as
+    /// AWS's STS documents it): a GetSessionToken session made without MFA may not call IAM,
+    /// and calls only AssumeRole and GetCallerIdentity in STS; a federation token calls only
+    /// `sts:GetCallerIdentity`, nothing of IAM.
+    pub fn may_call(&self, api: Api, action: &str) -> Result<(), ApiError> {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        let refuse_sts = |kind: &str| {
+            ApiError::access_denied(format!(
+                "Cannot call {action} with {kind}: only {} are served to them.",
+                if kind.starts_with("federation") {
+                    "GetCallerIdentity"
+                } else {
+                    "AssumeRole and GetCallerIdentity"
+                }
+            ))
+        };
+        match (&session.principal, api) {
+            (SessionPrincipal::User { .. }, Api::Iam) if session.mfa_authenticated_at.is_none() => {
+                Err(invalid_token())
+            }
+            (SessionPrincipal::User { .. }, Api::Sts)
+                if !matches!(action, "AssumeRole" | "GetCallerIdentity") =>
+            {
+                Err(refuse_sts("GetSessionToken credentials"))
+            }
+            (SessionPrincipal::FederatedUser { .. }, Api::Iam) => Err(invalid_token()),
+            (SessionPrincipal::FederatedUser { .. }, Api::Sts) if action != "GetCallerIdentity" => {
+                Err(refuse_sts("federation token credentials"))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -295,10 +386,12 @@ fn session_caller(snapshot: &Snapshot, claims: Arc<SessionClaims>) -> Result<Cal
         SessionPrincipal::FederatedUser {
             name,
             federating_user,
+            federating_user_id,
         } => {
             let user = account
                 .users
                 .get(&federating_user.to_lowercase())
+                .filter(|u| &u.user_id == federating_user_id)
                 .ok_or_else(invalid_token)?;
             let arn = format!("arn:aws:sts::{account_id}:federated-user/{name}");
             Ok(Caller {

@@ -24,6 +24,8 @@ pub struct RequestEnv {
     pub secure_transport: bool,
     /// Unix seconds.
     pub now: i64,
+    /// `aws:RequestedRegion`: the region the request's signature is scoped to.
+    pub region: String,
 }
 
 /// Extra condition keys of one call.
@@ -120,7 +122,7 @@ impl RequestEnv {
         if let Some(now) = iso(self.now) {
             sink.one("aws:CurrentTime", &now);
         }
-        sink.one("aws:RequestedRegion", "us-east-1");
+        sink.one("aws:RequestedRegion", &self.region);
     }
 }
 

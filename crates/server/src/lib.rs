@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub master_key_file: Option<PathBuf>,
     /// Quotas (AWS's defaults unless raised).
     pub limits: Limits,
+    /// The regions served: every request's signature must be scoped to one of them. Empty:
+    /// any region.
+    pub regions: Vec<String>,
 }
 
 /// Why the server could not start.
@@ -194,6 +197,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let state = Arc::new(app::AppState {
         service,
         jwks: web_identity::JwksCache::new(),
+        regions: config.regions.clone(),
     });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();

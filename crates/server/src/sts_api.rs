@@ -3,6 +3,7 @@
 //! Credentials are `ASIA…` key ids with a secret and a sealed, self-contained session token
 //! (`portcullis_iam::session`): issuing them writes nothing to the store.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use portcullis_iam::ids::{IdKind, new_id, new_secret_key};
@@ -29,6 +30,23 @@ pub struct StsCall<'a> {
     pub service: &'a IamService,
     pub snapshot: Arc<Snapshot>,
     pub env: &'a RequestEnv,
+    /// Set by [`StsCall::authorize`] (or [`StsCall::needs_no_policy`]): the dispatcher refuses
+    /// to answer for a handler that did neither, as IAM's does.
+    authorized: Cell<bool>,
+}
+
+impl StsCall<'_> {
+    /// Asks the engine about the caller (the one authorization path, shared with IAM).
+    fn authorize(&self, q: &Question<'_>) -> Result<(), ApiError> {
+        self.authorized.set(true);
+        authz::authorize(self.service, self.caller, &self.snapshot, self.env, q)
+    }
+
+    /// For the actions AWS serves to any caller, whatever its policies say
+    /// (GetCallerIdentity, GetSessionToken).
+    fn needs_no_policy(&self) {
+        self.authorized.set(true);
+    }
 }
 
 /// Runs one STS action for an authenticated caller.
@@ -45,8 +63,9 @@ pub fn dispatch(
         service,
         snapshot: service.snapshot(),
         env,
+        authorized: Cell::new(false),
     };
-    match action {
+    let result = match action {
         "GetCallerIdentity" => get_caller_identity(&call),
         "AssumeRole" => assume_role(&call),
         "GetSessionToken" => get_session_token(&call),
@@ -58,7 +77,16 @@ pub fn dispatch(
             400,
             format!("Could not find operation {action} for version 2011-06-15"),
         )),
+    };
+    if result.is_ok() && !call.authorized.get() {
+        tracing::error!(action, "STS handler answered without authorizing the call");
+        return Err(ApiError::new(
+            "ServiceFailure",
+            500,
+            "The request was not authorized.",
+        ));
     }
+    result
 }
 
 fn iso(unix: i64) -> String {
@@ -146,6 +174,7 @@ fn verify_mfa(call: &StsCall<'_>) -> Result<Option<i64>, ApiError> {
 
 fn get_caller_identity(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     // Always allowed, as in AWS: no policy can deny a caller knowing who it is.
+    call.needs_no_policy();
     let mut x = Xml::new();
     x.text("UserId", &call.caller.user_id)
         .text("Account", &call.caller.account_id)
@@ -170,6 +199,41 @@ fn not_authorized(caller: &Caller, action: &str, role_arn: &str) -> ApiError {
         "User: {} is not authorized to perform: {action} on resource: {role_arn}",
         caller.arn
     ))
+}
+
+/// What a role chain may not change: a transitive tag the calling session carries cannot be
+/// set again (AWS: the call fails), and a source identity, once set, stays as it is.
+fn check_chain(
+    caller: &Caller,
+    tags: &[Tag],
+    source_identity: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(session) = &caller.session else {
+        return Ok(());
+    };
+    if let Some(tag) = tags.iter().find(|t| {
+        session
+            .transitive_tag_keys
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(&t.key))
+    }) {
+        return Err(ApiError::new(
+            "InvalidParameterValue",
+            400,
+            format!(
+                "The session tag {} is a transitive tag of the calling session and cannot be set again in a role chain.",
+                tag.key
+            ),
+        ));
+    }
+    match (&session.source_identity, source_identity) {
+        (Some(set), Some(asked)) if set != asked => Err(ApiError::new(
+            "InvalidParameterValue",
+            400,
+            "The source identity of a role chain cannot be changed once it is set.",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn session_tags_with_inherited(caller: &Caller, tags: &[Tag]) -> (Vec<Tag>, Vec<String>) {
@@ -221,6 +285,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         ));
     }
     let role_account = role_arn_account(role_arn)?;
+    check_chain(call.caller, &tags, source_identity)?;
     // MFA given with this call, or carried by the calling session.
     let mfa_at = match verify_mfa(call)? {
         Some(at) => Some(at),
@@ -263,19 +328,13 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         ..CallKeys::default()
     };
     let ask = |action: &'static str| {
-        authz::authorize(
-            call.service,
-            call.caller,
-            &call.snapshot,
-            call.env,
-            &Question {
-                action,
-                resource: role_arn,
-                keys,
-                resource_policy: Some(&*trust),
-                resource_account: Some(&role_account),
-            },
-        )
+        call.authorize(&Question {
+            action,
+            resource: role_arn,
+            keys,
+            resource_policy: Some(&*trust),
+            resource_account: Some(&role_account),
+        })
         .map_err(|_| denied(action))
     };
     ask("sts:AssumeRole")?;
@@ -331,7 +390,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     });
     let token = call.service.seal_session(&claims);
     call.service
-        .record_role_use(&role_account, &role.name, "us-east-1");
+        .record_role_use(&role_account, &role.name, &call.env.region);
 
     let mut x = Xml::new();
     write_credentials(&mut x, &claims, &token);
@@ -497,6 +556,8 @@ pub fn assume_role_with_web_identity(
 }
 
 fn get_session_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
+    // No policy controls it (AWS: an authentication operation); only long-term keys may.
+    call.needs_no_policy();
     let caller = call.caller;
     if caller.is_session() {
         return Err(ApiError::access_denied(
@@ -554,13 +615,14 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     let duration = p.int("DurationSeconds", 0, 129_600)?;
     let seconds = sts::token_session_duration(duration, false)?;
     let arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account_id);
-    authz::authorize(
-        call.service,
-        caller,
-        &call.snapshot,
-        call.env,
-        &Question {
-            action: "sts:GetFederationToken",
+    let actions: &[&str] = if tags.is_empty() {
+        &["sts:GetFederationToken"]
+    } else {
+        &["sts:GetFederationToken", "sts:TagSession"]
+    };
+    for action in actions {
+        call.authorize(&Question {
+            action,
             resource: &arn,
             keys: CallKeys {
                 request_tags: &tags,
@@ -568,25 +630,7 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
             },
             resource_policy: None,
             resource_account: None,
-        },
-    )?;
-    if !tags.is_empty() {
-        authz::authorize(
-            call.service,
-            caller,
-            &call.snapshot,
-            call.env,
-            &Question {
-                action: "sts:TagSession",
-                resource: &arn,
-                keys: CallKeys {
-                    request_tags: &tags,
-                    ..CallKeys::default()
-                },
-                resource_policy: None,
-                resource_account: None,
-            },
-        )?;
+        })?;
     }
     let account = call.snapshot.state.account(&caller.account_id)?;
     let packed = sts::check_session_policies(account, policy, &policy_arns)?;
@@ -595,6 +639,7 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         SessionPrincipal::FederatedUser {
             name: name.to_owned(),
             federating_user,
+            federating_user_id: caller.user_id.clone(),
         },
         call.env.now,
         seconds,
@@ -620,6 +665,13 @@ fn get_access_key_info(call: &StsCall<'_>) -> Result<Xml, ApiError> {
             "1 validation error detected: Value '{key_id}' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]*"
         )));
     }
+    call.authorize(&Question {
+        action: "sts:GetAccessKeyInfo",
+        resource: "*",
+        keys: CallKeys::default(),
+        resource_policy: None,
+        resource_account: None,
+    })?;
     let account = call
         .snapshot
         .state
@@ -650,19 +702,13 @@ fn decode_authorization_message(call: &StsCall<'_>) -> Result<Xml, ApiError> {
             authz_message::MAX_ENCODED_LEN
         )));
     }
-    authz::authorize(
-        call.service,
-        call.caller,
-        &call.snapshot,
-        call.env,
-        &Question {
-            action: "sts:DecodeAuthorizationMessage",
-            resource: "*",
-            keys: CallKeys::default(),
-            resource_policy: None,
-            resource_account: None,
-        },
-    )?;
+    call.authorize(&Question {
+        action: "sts:DecodeAuthorizationMessage",
+        resource: "*",
+        keys: CallKeys::default(),
+        resource_policy: None,
+        resource_account: None,
+    })?;
     let decoded = call
         .service
         .open_authorization_message(&call.caller.account_id, encoded)

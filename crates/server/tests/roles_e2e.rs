@@ -1067,14 +1067,14 @@ async fn a_user_is_allowed_and_denied_role_actions_by_its_policies() {
     let (code, _) = error_code(root.get_role().role_name("denied").send().await);
     assert_eq!(code, "NoSuchEntity");
 
-    // Allowed to create roles under /apps/ only, and instance profiles: no iam:PassRole is
-    // needed to put a role in an instance profile.
+    // Allowed to create roles under /apps/ only, and instance profiles; putting a role in an
+    // instance profile passes it (iam:PassRole on the role).
     let maker = server
         .user_with_policy(
             "maker",
             Some(&format!(
                 r#"{{"Version":"2012-10-17","Statement":[
-                {{"Effect":"Allow","Action":["iam:CreateRole","iam:PutRolePolicy","iam:GetRole"],"Resource":"arn:aws:iam::{ACCOUNT}:role/apps/*"}},
+                {{"Effect":"Allow","Action":["iam:CreateRole","iam:PutRolePolicy","iam:GetRole","iam:PassRole"],"Resource":"arn:aws:iam::{ACCOUNT}:role/apps/*"}},
                 {{"Effect":"Allow","Action":["iam:CreateInstanceProfile","iam:AddRoleToInstanceProfile"],"Resource":"*"}},
                 {{"Effect":"Deny","Action":"iam:DeleteRole","Resource":"*"}}]}}"#
             )),

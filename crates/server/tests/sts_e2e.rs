@@ -526,12 +526,17 @@ async fn get_session_token_and_federation_token() {
         me.arn(),
         Some(format!("arn:aws:iam::{ACCOUNT}:user/hal").as_str())
     );
-    server
+    // Made without MFA, it may not call IAM at all (AWS's rule for GetSessionToken).
+    let err = server
         .iam_session(&k, &s, &t)
         .get_user()
         .send()
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("InvalidClientTokenId")
+    );
     // Session credentials cannot make another session token.
     assert_eq!(
         code(
@@ -548,7 +553,8 @@ async fn get_session_token_and_federation_token() {
         "ValidationError"
     );
 
-    // A federated user gets what the session policy allows, within hal's own permissions.
+    // A federated user calls no IAM action (AWS: only sts:GetCallerIdentity), whatever its
+    // session policy allows.
     let fed = sts
         .get_federation_token()
         .name("contractor")
@@ -562,11 +568,10 @@ async fn get_session_token_and_federation_token() {
     );
     let (k, s, t) = creds(fed.credentials().unwrap());
     let iam = server.iam_session(&k, &s, &t);
-    iam.list_users().send().await.unwrap();
-    let err = iam.list_groups().send().await.unwrap_err();
+    let err = iam.list_users().send().await.unwrap_err();
     assert_eq!(
         aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
-        Some("AccessDenied")
+        Some("InvalidClientTokenId")
     );
     let me = server
         .sts(&k, &s, Some(&t))
@@ -905,7 +910,7 @@ async fn mfa_protected_actions_need_a_session_made_with_a_code() {
     assert!(message.contains("explicit deny"), "{message}");
 
     let sts = server.sts(&key, &secret, None);
-    // A session without a code: aws:MultiFactorAuthPresent is false, still denied.
+    // A session without a code may not call IAM at all.
     let plain = sts.get_session_token().send().await.unwrap();
     let (k, s, t) = creds(plain.credentials().unwrap());
     let err = server
@@ -916,7 +921,7 @@ async fn mfa_protected_actions_need_a_session_made_with_a_code() {
         .unwrap_err();
     assert_eq!(
         aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
-        Some("AccessDenied")
+        Some("InvalidClientTokenId")
     );
 
     // A wrong code is refused.
@@ -1150,7 +1155,12 @@ async fn managed_session_policies_and_source_identity() {
 #[tokio::test]
 async fn access_key_info_names_the_account() {
     let server = TestServer::start().await;
-    let (key, secret) = user(&server, "pat", None).await;
+    let (key, secret) = user(
+        &server,
+        "pat",
+        Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:GetAccessKeyInfo","Resource":"*"}}"#),
+    )
+    .await;
     let sts = server.sts(&key, &secret, None);
     let info = sts
         .get_access_key_info()

@@ -4,23 +4,9 @@
 use portcullis_iam::model::{AccessKey, KeyStatus};
 use portcullis_iam::ops::access_keys;
 
-use super::users::user_target;
-use super::{Call, CallKeys, page_footer};
-use crate::auth::Identity;
+use super::{Call, CallKeys, Entity, page_footer};
 use crate::error::ApiError;
 use crate::xml::Xml;
-
-/// Whose keys: `Some(user)` or `None` for root; and the ARN to authorize against.
-fn owner<'a>(call: &'a Call<'_>) -> Result<(Option<&'a str>, String), ApiError> {
-    match (call.params.get("UserName"), &call.caller.identity) {
-        (Some(name), _) => Ok((Some(name), user_target(call, name)?.0)),
-        (None, Identity::User { name, .. }) => Ok((Some(name.as_str()), call.caller.arn.clone())),
-        (None, Identity::Root) => Ok((None, call.caller.arn.clone())),
-        (None, Identity::AssumedRole { .. } | Identity::FederatedUser { .. }) => Err(
-            ApiError::validation("Must specify userName when calling with non-User credentials"),
-        ),
-    }
-}
 
 fn write_key_metadata(x: &mut Xml, key: &AccessKey, root_name: &str) {
     x.text("UserName", key.user_name.as_deref().unwrap_or(root_name))
@@ -30,8 +16,8 @@ fn write_key_metadata(x: &mut Xml, key: &AccessKey, root_name: &str) {
 }
 
 pub fn create_access_key(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let (user, arn) = owner(call)?;
-    call.authorize("iam:CreateAccessKey", &arn, CallKeys::default())?;
+    let (user, owner) = call.credentials_owner()?;
+    call.authorize_entity("iam:CreateAccessKey", owner, CallKeys::default())?;
     let key = call
         .service
         .write(|s, t| access_keys::create(s, t, call.account(), user))?;
@@ -45,8 +31,8 @@ pub fn create_access_key(call: &Call<'_>) -> Result<Xml, ApiError> {
 }
 
 pub fn list_access_keys(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let (user, arn) = owner(call)?;
-    call.authorize("iam:ListAccessKeys", &arn, CallKeys::default())?;
+    let (user, owner) = call.credentials_owner()?;
+    call.authorize_entity("iam:ListAccessKeys", owner, CallKeys::default())?;
     if let Some(u) = user {
         portcullis_iam::ops::user(call.snapshot.state.account(call.account())?, u)?;
     }
@@ -61,7 +47,7 @@ pub fn list_access_keys(call: &Call<'_>) -> Result<Xml, ApiError> {
 }
 
 pub fn update_access_key(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let (user, arn) = owner(call)?;
+    let (user, owner) = call.credentials_owner()?;
     let key_id = call.params.required("AccessKeyId")?;
     let status = call.params.required("Status")?;
     let status = KeyStatus::parse(status).ok_or_else(|| {
@@ -69,16 +55,16 @@ pub fn update_access_key(call: &Call<'_>) -> Result<Xml, ApiError> {
             "1 validation error detected: Value '{status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
         ))
     })?;
-    call.authorize("iam:UpdateAccessKey", &arn, CallKeys::default())?;
+    call.authorize_entity("iam:UpdateAccessKey", owner, CallKeys::default())?;
     call.service
         .write(|s, t| access_keys::update(s, t, call.account(), user, key_id, status))?;
     Ok(Xml::new())
 }
 
 pub fn delete_access_key(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let (user, arn) = owner(call)?;
+    let (user, owner) = call.credentials_owner()?;
     let key_id = call.params.required("AccessKeyId")?;
-    call.authorize("iam:DeleteAccessKey", &arn, CallKeys::default())?;
+    call.authorize_entity("iam:DeleteAccessKey", owner, CallKeys::default())?;
     call.service
         .write(|s, t| access_keys::delete(s, t, call.account(), user, key_id))?;
     Ok(Xml::new())
@@ -92,11 +78,19 @@ pub fn get_access_key_last_used(call: &Call<'_>) -> Result<Xml, ApiError> {
         .access_keys
         .get(key_id)
         .filter(|k| k.account_id == call.account());
-    let arn = match key.and_then(|k| k.user_name.as_deref()) {
-        Some(u) => user_target(call, u)?.0,
-        None => call.caller.arn.clone(),
-    };
-    call.authorize("iam:GetAccessKeyLastUsed", &arn, CallKeys::default())?;
+    // The key's owner: its user, or the account's root for a root key (whoever asks). A key
+    // this account does not hold is asked about on the caller's own ARN.
+    match key {
+        Some(k) => {
+            let owner = k.user_name.as_deref().map_or(Entity::Root, Entity::User);
+            call.authorize_entity("iam:GetAccessKeyLastUsed", owner, CallKeys::default())?;
+        }
+        None => call.authorize(
+            "iam:GetAccessKeyLastUsed",
+            &call.caller.arn,
+            CallKeys::default(),
+        )?,
+    }
     let key = key.ok_or_else(|| {
         ApiError::from(portcullis_iam::IamError::NoSuchEntity(format!(
             "The Access Key with id {key_id} cannot be found."

@@ -3,8 +3,8 @@
 use portcullis_iam::model::Group;
 use portcullis_iam::ops::{self, groups};
 
-use super::users::{target_user, user_target, write_user};
-use super::{Call, CallKeys, page_footer};
+use super::users::{target_user, write_user};
+use super::{Call, CallKeys, Entity, page_footer};
 use crate::error::ApiError;
 use crate::xml::Xml;
 
@@ -14,15 +14,6 @@ fn write_group(x: &mut Xml, call: &Call<'_>, g: &Group) {
         .text("GroupId", &g.group_id)
         .text("Arn", &call.arn("group", &g.path, &g.name))
         .text("CreateDate", &g.create_date);
-}
-
-/// The ARN of the group named `name` (root path when it does not exist).
-pub(super) fn group_arn(call: &Call<'_>, name: &str) -> Result<String, ApiError> {
-    let account = call.snapshot.state.account(call.account())?;
-    Ok(match account.groups.get(&name.to_lowercase()) {
-        Some(g) => call.arn("group", &g.path, &g.name),
-        None => call.arn("group", "/", name),
-    })
 }
 
 pub fn create_group(call: &Call<'_>) -> Result<Xml, ApiError> {
@@ -43,7 +34,7 @@ pub fn create_group(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn get_group(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("GroupName")?;
-    call.authorize("iam:GetGroup", &group_arn(call, name)?, CallKeys::default())?;
+    call.authorize_entity("iam:GetGroup", Entity::Group(name), CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
     let group = ops::group(account, name)?;
     let (page, next) = call.paginate(groups::members(account, name), |u| u.name.to_lowercase())?;
@@ -76,11 +67,7 @@ pub fn list_groups(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn update_group(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("GroupName")?;
-    call.authorize(
-        "iam:UpdateGroup",
-        &group_arn(call, name)?,
-        CallKeys::default(),
-    )?;
+    call.authorize_entity("iam:UpdateGroup", Entity::Group(name), CallKeys::default())?;
     let (new_name, new_path) = (call.params.get("NewGroupName"), call.params.get("NewPath"));
     call.service
         .write(|s, t| groups::update_group(s, t, call.account(), name, new_name, new_path))?;
@@ -89,11 +76,7 @@ pub fn update_group(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn delete_group(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("GroupName")?;
-    call.authorize(
-        "iam:DeleteGroup",
-        &group_arn(call, name)?,
-        CallKeys::default(),
-    )?;
+    call.authorize_entity("iam:DeleteGroup", Entity::Group(name), CallKeys::default())?;
     call.service
         .write(|s, t| groups::delete_group(s, t, call.account(), name))?;
     Ok(Xml::new())
@@ -102,9 +85,9 @@ pub fn delete_group(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn add_user_to_group(call: &Call<'_>) -> Result<Xml, ApiError> {
     let group = call.params.required("GroupName")?;
     let user = call.params.required("UserName")?;
-    call.authorize(
+    call.authorize_entity(
         "iam:AddUserToGroup",
-        &group_arn(call, group)?,
+        Entity::Group(group),
         CallKeys::default(),
     )?;
     call.service
@@ -115,9 +98,9 @@ pub fn add_user_to_group(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn remove_user_from_group(call: &Call<'_>) -> Result<Xml, ApiError> {
     let group = call.params.required("GroupName")?;
     let user = call.params.required("UserName")?;
-    call.authorize(
+    call.authorize_entity(
         "iam:RemoveUserFromGroup",
-        &group_arn(call, group)?,
+        Entity::Group(group),
         CallKeys::default(),
     )?;
     call.service
@@ -127,8 +110,11 @@ pub fn remove_user_from_group(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn list_groups_for_user(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = target_user(call, call.params.get("UserName"))?;
-    let (arn, _) = user_target(call, name)?;
-    call.authorize("iam:ListGroupsForUser", &arn, CallKeys::default())?;
+    call.authorize_entity(
+        "iam:ListGroupsForUser",
+        Entity::User(name),
+        CallKeys::default(),
+    )?;
     let account = call.snapshot.state.account(call.account())?;
     let user = ops::user(account, name)?;
     let mut found: Vec<&Group> = user

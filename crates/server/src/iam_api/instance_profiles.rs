@@ -1,11 +1,11 @@
 //! Instance profile actions.
 
-use portcullis_iam::model::{InstanceProfile, Tag};
+use portcullis_iam::model::InstanceProfile;
 use portcullis_iam::ops::{self, instance_profiles};
 use portcullis_iam::state::AccountState;
 
-use super::roles::{RoleView, role_target, write_role};
-use super::{Call, CallKeys, page_footer, write_tags};
+use super::roles::{RoleView, write_role};
+use super::{Call, CallKeys, Entity, page_footer, write_tags};
 use crate::error::ApiError;
 use crate::xml::Xml;
 
@@ -33,33 +33,15 @@ pub(super) fn write_profile(
     }
 }
 
-/// The ARN and tags of the instance profile named `name` (an ARN with the root path when it
-/// does not exist: the operation itself then answers NoSuchEntity, after authorization).
-fn profile_target<'a>(call: &'a Call<'_>, name: &str) -> Result<(String, &'a [Tag]), ApiError> {
-    let account = call.snapshot.state.account(call.account())?;
-    Ok(match account.instance_profiles.get(&name.to_lowercase()) {
-        Some(p) => (call.arn("instance-profile", &p.path, &p.name), &p.tags),
-        None => (call.arn("instance-profile", "/", name), &[]),
-    })
-}
-
 /// Authorizes `action` on the instance profile named by `InstanceProfileName`.
 fn authorize_on_profile<'a>(
     call: &'a Call<'_>,
     action: &str,
-    keys: impl FnOnce(&'a [Tag]) -> CallKeys<'a>,
+    keys: CallKeys<'_>,
 ) -> Result<&'a str, ApiError> {
     let name = call.params.required("InstanceProfileName")?;
-    let (arn, tags) = profile_target(call, name)?;
-    call.authorize(action, &arn, keys(tags))?;
+    call.authorize_entity(action, Entity::InstanceProfile(name), keys)?;
     Ok(name)
-}
-
-fn resource_tags(tags: &[Tag]) -> CallKeys<'_> {
-    CallKeys {
-        resource_tags: tags,
-        ..Default::default()
-    }
 }
 
 pub fn create_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
@@ -86,7 +68,7 @@ pub fn create_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
 }
 
 pub fn get_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let name = authorize_on_profile(call, "iam:GetInstanceProfile", resource_tags)?;
+    let name = authorize_on_profile(call, "iam:GetInstanceProfile", CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
     let profile = ops::instance_profile(account, name)?;
     let mut x = Xml::new();
@@ -119,7 +101,7 @@ pub fn list_instance_profiles(call: &Call<'_>) -> Result<Xml, ApiError> {
 }
 
 pub fn delete_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let name = authorize_on_profile(call, "iam:DeleteInstanceProfile", resource_tags)?;
+    let name = authorize_on_profile(call, "iam:DeleteInstanceProfile", CallKeys::default())?;
     call.service
         .write(|s, t| instance_profiles::delete_instance_profile(s, t, call.account(), name))?;
     Ok(Xml::new())
@@ -127,7 +109,9 @@ pub fn delete_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn add_role_to_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
     let role = call.params.required("RoleName")?;
-    let name = authorize_on_profile(call, "iam:AddRoleToInstanceProfile", resource_tags)?;
+    let name = authorize_on_profile(call, "iam:AddRoleToInstanceProfile", CallKeys::default())?;
+    // Whoever can launch with the profile acts as the role: adding it is passing the role.
+    call.authorize_entity("iam:PassRole", Entity::Role(role), CallKeys::default())?;
     call.service.write(|s, t| {
         instance_profiles::add_role_to_instance_profile(s, t, call.account(), name, role)
     })?;
@@ -136,7 +120,11 @@ pub fn add_role_to_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn remove_role_from_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
     let role = call.params.required("RoleName")?;
-    let name = authorize_on_profile(call, "iam:RemoveRoleFromInstanceProfile", resource_tags)?;
+    let name = authorize_on_profile(
+        call,
+        "iam:RemoveRoleFromInstanceProfile",
+        CallKeys::default(),
+    )?;
     call.service.write(|s, t| {
         instance_profiles::remove_role_from_instance_profile(s, t, call.account(), name, role)
     })?;
@@ -145,14 +133,10 @@ pub fn remove_role_from_instance_profile(call: &Call<'_>) -> Result<Xml, ApiErro
 
 pub fn list_instance_profiles_for_role(call: &Call<'_>) -> Result<Xml, ApiError> {
     let role = call.params.required("RoleName")?;
-    let target = role_target(call, role)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:ListInstanceProfilesForRole",
-        &target.arn,
-        CallKeys {
-            resource_tags: target.tags,
-            ..Default::default()
-        },
+        Entity::Role(role),
+        CallKeys::default(),
     )?;
     let account = call.snapshot.state.account(call.account())?;
     ops::role(account, role)?;
@@ -168,11 +152,14 @@ pub fn list_instance_profiles_for_role(call: &Call<'_>) -> Result<Xml, ApiError>
 
 pub fn tag_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
     let tags = call.params.tags("Tags");
-    let name = authorize_on_profile(call, "iam:TagInstanceProfile", |resource_tags| CallKeys {
-        request_tags: &tags,
-        resource_tags,
-        ..Default::default()
-    })?;
+    let name = authorize_on_profile(
+        call,
+        "iam:TagInstanceProfile",
+        CallKeys {
+            request_tags: &tags,
+            ..Default::default()
+        },
+    )?;
     call.service
         .write(|s, t| instance_profiles::tag_instance_profile(s, t, call.account(), name, &tags))?;
     Ok(Xml::new())
@@ -180,11 +167,14 @@ pub fn tag_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn untag_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
     let keys = call.params.list("TagKeys");
-    let name = authorize_on_profile(call, "iam:UntagInstanceProfile", |resource_tags| CallKeys {
-        tag_keys: &keys,
-        resource_tags,
-        ..Default::default()
-    })?;
+    let name = authorize_on_profile(
+        call,
+        "iam:UntagInstanceProfile",
+        CallKeys {
+            tag_keys: &keys,
+            ..Default::default()
+        },
+    )?;
     call.service.write(|s, t| {
         instance_profiles::untag_instance_profile(s, t, call.account(), name, &keys)
     })?;
@@ -192,7 +182,7 @@ pub fn untag_instance_profile(call: &Call<'_>) -> Result<Xml, ApiError> {
 }
 
 pub fn list_instance_profile_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let name = authorize_on_profile(call, "iam:ListInstanceProfileTags", resource_tags)?;
+    let name = authorize_on_profile(call, "iam:ListInstanceProfileTags", CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
     let profile = ops::instance_profile(account, name)?;
     let (page, next) = call.paginate(profile.tags.iter().collect(), |t| t.key.clone())?;

@@ -4,8 +4,8 @@
 use portcullis_iam::IamError;
 use portcullis_iam::ops::login_profiles::{self, LoginProfileView, Purpose};
 
-use super::users::{target_user, user_target};
-use super::{Call, CallKeys};
+use super::users::target_user;
+use super::{Call, CallKeys, Entity};
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::xml::Xml;
@@ -26,15 +26,7 @@ fn authorize_on_user<'a>(
     name: Option<&'a str>,
 ) -> Result<&'a str, ApiError> {
     let name = target_user(call, name)?;
-    let (arn, resource_tags) = user_target(call, name)?;
-    call.authorize(
-        action,
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..Default::default()
-        },
-    )?;
+    call.authorize_entity(action, Entity::User(name), CallKeys::default())?;
     Ok(name)
 }
 
@@ -111,7 +103,7 @@ pub fn change_password(call: &Call<'_>) -> Result<Xml, ApiError> {
     let p = call.params;
     let old_password = p.required("OldPassword")?;
     let new_password = p.required("NewPassword")?;
-    call.authorize("iam:ChangePassword", &call.caller.arn, CallKeys::default())?;
+    call.authorize_entity("iam:ChangePassword", Entity::Caller, CallKeys::default())?;
     let name = match &call.caller.identity {
         Identity::User { name } => name.as_str(),
         Identity::Root | Identity::AssumedRole { .. } | Identity::FederatedUser { .. } => {

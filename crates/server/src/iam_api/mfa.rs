@@ -8,11 +8,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use portcullis_iam::model::{Tag, VirtualMfaDevice};
+use portcullis_iam::model::VirtualMfaDevice;
 use portcullis_iam::ops::{self, mfa};
 
-use super::users::{target_user, user_target, write_user};
-use super::{Call, CallKeys, page_footer, tag_page, write_tags};
+use super::users::{target_user, write_user};
+use super::{Call, CallKeys, Entity, page_footer, tag_page, write_tags};
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::xml::Xml;
@@ -27,39 +27,21 @@ fn device<'a>(call: &'a Call<'_>, serial: &str) -> Option<&'a VirtualMfaDevice> 
     mfa::find(account, call.account(), serial).ok()
 }
 
-/// Authorizes `action` on the device `serial` (its ARN as stored, or the serial as given when
-/// it names no device: the operation then answers NoSuchEntity, after authorization).
+/// Authorizes `action` on the device `serial`.
 fn authorize_on_device(
     call: &Call<'_>,
     action: &str,
     serial: &str,
     keys: CallKeys<'_>,
 ) -> Result<(), ApiError> {
-    let (arn, resource_tags): (String, &[Tag]) = match device(call, serial) {
-        Some(d) => (serial_of(call, d), &d.tags),
-        None => (serial.to_owned(), &[]),
-    };
-    call.authorize(
-        action,
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..keys
-        },
-    )
+    call.authorize_entity(action, Entity::MfaDevice(serial), keys)
+        .map(drop)
 }
 
 /// Authorizes `action` on user `name`.
 fn authorize_on_user(call: &Call<'_>, action: &str, name: &str) -> Result<(), ApiError> {
-    let (arn, resource_tags) = user_target(call, name)?;
-    call.authorize(
-        action,
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..Default::default()
-        },
-    )
+    call.authorize_entity(action, Entity::User(name), CallKeys::default())
+        .map(drop)
 }
 
 pub fn create_virtual_mfa_device(call: &Call<'_>) -> Result<Xml, ApiError> {
@@ -176,7 +158,9 @@ pub fn list_mfa_devices(call: &Call<'_>) -> Result<Xml, ApiError> {
     };
     match name {
         Some(n) => authorize_on_user(call, "iam:ListMFADevices", n)?,
-        None => call.authorize("iam:ListMFADevices", &call.caller.arn, CallKeys::default())?,
+        None => {
+            call.authorize_entity("iam:ListMFADevices", Entity::Caller, CallKeys::default())?;
+        }
     }
     let account = call.snapshot.state.account(call.account())?;
     let devices = match name {

@@ -15,6 +15,7 @@ mod roles;
 mod server_certificates;
 mod signing_certificates;
 mod ssh_keys;
+mod target;
 mod users;
 
 use std::cell::Cell;
@@ -41,6 +42,7 @@ pub struct Call<'a> {
 }
 
 pub use crate::authz::{CallKeys, RequestEnv};
+pub use target::{Entity, Target};
 
 type Handler = fn(&Call<'_>) -> Result<Xml, ApiError>;
 

@@ -2,15 +2,12 @@
 //! roles.
 
 use portcullis_iam::aws_managed::AWS_MANAGED;
-use portcullis_iam::model::{ManagedPolicy, PolicyVersion, Tag};
+use portcullis_iam::model::{ManagedPolicy, PolicyVersion};
 use portcullis_iam::ops::attachments::{self, Holder};
 use portcullis_iam::ops::{self, policies};
 use portcullis_iam::state::AccountState;
 
-use super::groups::group_arn;
-use super::roles::role_target;
-use super::users::user_target;
-use super::{Call, CallKeys, page_footer, write_tags};
+use super::{Call, CallKeys, Entity, Target, page_footer, write_tags};
 use crate::error::ApiError;
 use crate::xml::{Xml, url_encode};
 
@@ -105,7 +102,7 @@ pub fn create_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn get_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     check_arn(arn)?;
-    call.authorize("iam:GetPolicy", arn, CallKeys::default())?;
+    call.authorize_entity("iam:GetPolicy", Entity::Policy(arn), CallKeys::default())?;
     let account = account(call)?;
     let policy = policies::find(account, arn)?;
     let mut x = Xml::new();
@@ -165,7 +162,7 @@ pub fn list_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn delete_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     check_arn(arn)?;
-    call.authorize("iam:DeletePolicy", arn, CallKeys::default())?;
+    call.authorize_entity("iam:DeletePolicy", Entity::Policy(arn), CallKeys::default())?;
     call.service
         .write(|s, t| policies::delete_policy(s, t, call.account(), arn))?;
     Ok(Xml::new())
@@ -176,7 +173,11 @@ pub fn create_policy_version(call: &Call<'_>) -> Result<Xml, ApiError> {
     let document = call.params.required("PolicyDocument")?;
     let set_default = call.params.bool("SetAsDefault")?.unwrap_or(false);
     check_arn(arn)?;
-    call.authorize("iam:CreatePolicyVersion", arn, CallKeys::default())?;
+    call.authorize_entity(
+        "iam:CreatePolicyVersion",
+        Entity::Policy(arn),
+        CallKeys::default(),
+    )?;
     let version = call.service.write(|s, t| {
         policies::create_policy_version(s, t, call.account(), arn, document, set_default)
     })?;
@@ -193,7 +194,11 @@ pub fn get_policy_version(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     let version_id = call.params.required("VersionId")?;
     check_arn(arn)?;
-    call.authorize("iam:GetPolicyVersion", arn, CallKeys::default())?;
+    call.authorize_entity(
+        "iam:GetPolicyVersion",
+        Entity::Policy(arn),
+        CallKeys::default(),
+    )?;
     let policy = policies::find(account(call)?, arn)?;
     let version = policy
         .versions
@@ -212,7 +217,11 @@ pub fn get_policy_version(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn list_policy_versions(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     check_arn(arn)?;
-    call.authorize("iam:ListPolicyVersions", arn, CallKeys::default())?;
+    call.authorize_entity(
+        "iam:ListPolicyVersions",
+        Entity::Policy(arn),
+        CallKeys::default(),
+    )?;
     let policy = policies::find(account(call)?, arn)?;
     let mut versions: Vec<&PolicyVersion> = policy.versions.iter().collect();
     versions.reverse();
@@ -234,7 +243,11 @@ pub fn delete_policy_version(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     let version_id = call.params.required("VersionId")?;
     check_arn(arn)?;
-    call.authorize("iam:DeletePolicyVersion", arn, CallKeys::default())?;
+    call.authorize_entity(
+        "iam:DeletePolicyVersion",
+        Entity::Policy(arn),
+        CallKeys::default(),
+    )?;
     call.service
         .write(|s, t| policies::delete_policy_version(s, t, call.account(), arn, version_id))?;
     Ok(Xml::new())
@@ -244,7 +257,11 @@ pub fn set_default_policy_version(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     let version_id = call.params.required("VersionId")?;
     check_arn(arn)?;
-    call.authorize("iam:SetDefaultPolicyVersion", arn, CallKeys::default())?;
+    call.authorize_entity(
+        "iam:SetDefaultPolicyVersion",
+        Entity::Policy(arn),
+        CallKeys::default(),
+    )?;
     call.service.write(|s, t| {
         policies::set_default_policy_version(s, t, call.account(), arn, version_id)
     })?;
@@ -254,7 +271,11 @@ pub fn set_default_policy_version(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn list_entities_for_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     check_arn(arn)?;
-    call.authorize("iam:ListEntitiesForPolicy", arn, CallKeys::default())?;
+    call.authorize_entity(
+        "iam:ListEntitiesForPolicy",
+        Entity::Policy(arn),
+        CallKeys::default(),
+    )?;
     let account = account(call)?;
     policies::find(account, arn)?;
     let filter = call.params.get("EntityFilter");
@@ -298,21 +319,17 @@ pub fn list_entities_for_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
 /// The user, group or role a policy call is about.
 struct HolderTarget<'a> {
     name: &'a str,
-    arn: String,
-    /// Its tags (`aws:ResourceTag/*`).
-    tags: &'a [Tag],
-    /// Its permissions boundary (`iam:PermissionsBoundary`).
-    boundary: Option<&'a str>,
+    target: Target<'a>,
 }
 
 impl HolderTarget<'_> {
-    /// The condition keys of a call on the holder: its tags, its boundary, and `extra`.
+    /// The condition keys of a call on the holder: its boundary (`iam:PermissionsBoundary`)
+    /// and `extra` (its tags come with the target).
     fn keys<'k>(&'k self, extra: &'k mut Vec<(&'k str, &'k str)>) -> CallKeys<'k> {
-        if let Some(b) = self.boundary {
+        if let Some(b) = self.target.boundary {
             extra.push(("iam:PermissionsBoundary", b));
         }
         CallKeys {
-            resource_tags: self.tags,
             extra,
             ..Default::default()
         }
@@ -321,41 +338,21 @@ impl HolderTarget<'_> {
 
 /// The holder named by `UserName`, `GroupName` or `RoleName`.
 fn holder<'a>(call: &'a Call<'_>, holder: Holder) -> Result<HolderTarget<'a>, ApiError> {
-    match holder {
-        Holder::User => {
-            let name = call.params.required("UserName")?;
-            let (arn, tags) = user_target(call, name)?;
-            let boundary = account(call)?
-                .users
-                .get(&name.to_lowercase())
-                .and_then(|u| u.permissions_boundary.as_deref());
-            Ok(HolderTarget {
-                name,
-                arn,
-                tags,
-                boundary,
-            })
-        }
-        Holder::Group => {
-            let name = call.params.required("GroupName")?;
-            Ok(HolderTarget {
-                name,
-                arn: group_arn(call, name)?,
-                tags: &[],
-                boundary: None,
-            })
-        }
-        Holder::Role => {
-            let name = call.params.required("RoleName")?;
-            let target = role_target(call, name)?;
-            Ok(HolderTarget {
-                name,
-                arn: target.arn,
-                tags: target.tags,
-                boundary: target.boundary,
-            })
-        }
-    }
+    let field = match holder {
+        Holder::User => "UserName",
+        Holder::Group => "GroupName",
+        Holder::Role => "RoleName",
+    };
+    let name = call.params.required(field)?;
+    let entity = match holder {
+        Holder::User => Entity::User(name),
+        Holder::Group => Entity::Group(name),
+        Holder::Role => Entity::Role(name),
+    };
+    Ok(HolderTarget {
+        name,
+        target: call.target(entity)?,
+    })
 }
 
 fn attach(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
@@ -363,7 +360,7 @@ fn attach(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> 
     let policy_arn = call.params.required("PolicyArn")?;
     check_arn(policy_arn)?;
     let mut extra = vec![("iam:PolicyARN", policy_arn)];
-    call.authorize(action, &target.arn, target.keys(&mut extra))?;
+    call.authorize_on(action, &target.target, target.keys(&mut extra))?;
     let name = target.name;
     call.service
         .write(|s, t| attachments::attach(s, t, call.account(), kind, name, policy_arn))?;
@@ -375,7 +372,7 @@ fn detach(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> 
     let policy_arn = call.params.required("PolicyArn")?;
     check_arn(policy_arn)?;
     let mut extra = vec![("iam:PolicyARN", policy_arn)];
-    call.authorize(action, &target.arn, target.keys(&mut extra))?;
+    call.authorize_on(action, &target.target, target.keys(&mut extra))?;
     let name = target.name;
     call.service
         .write(|s, t| attachments::detach(s, t, call.account(), kind, name, policy_arn))?;
@@ -384,7 +381,7 @@ fn detach(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> 
 
 fn list_attached(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
     let target = holder(call, kind)?;
-    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
+    call.authorize_on(action, &target.target, target.keys(&mut Vec::new()))?;
     let account = account(call)?;
     let (attached, _) = attachments::parts(account, kind, target.name)?;
     let prefix = call.params.get("PathPrefix");
@@ -406,7 +403,7 @@ fn put_inline(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiErr
     let target = holder(call, kind)?;
     let policy_name = call.params.required("PolicyName")?;
     let document = call.params.required("PolicyDocument")?;
-    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
+    call.authorize_on(action, &target.target, target.keys(&mut Vec::new()))?;
     let name = target.name;
     call.service.write(|s, t| {
         attachments::put_inline(s, t, call.account(), kind, name, policy_name, document)
@@ -422,7 +419,7 @@ fn get_inline(
 ) -> Result<Xml, ApiError> {
     let target = holder(call, kind)?;
     let policy_name = call.params.required("PolicyName")?;
-    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
+    call.authorize_on(action, &target.target, target.keys(&mut Vec::new()))?;
     let account = account(call)?;
     let (_, inline) = attachments::parts(account, kind, target.name)?;
     let doc = inline.get(policy_name).ok_or_else(|| {
@@ -441,7 +438,7 @@ fn get_inline(
 fn delete_inline(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
     let target = holder(call, kind)?;
     let policy_name = call.params.required("PolicyName")?;
-    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
+    call.authorize_on(action, &target.target, target.keys(&mut Vec::new()))?;
     let name = target.name;
     call.service
         .write(|s, t| attachments::delete_inline(s, t, call.account(), kind, name, policy_name))?;
@@ -450,7 +447,7 @@ fn delete_inline(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, Api
 
 fn list_inline(call: &Call<'_>, kind: Holder, action: &str) -> Result<Xml, ApiError> {
     let target = holder(call, kind)?;
-    call.authorize(action, &target.arn, target.keys(&mut Vec::new()))?;
+    call.authorize_on(action, &target.target, target.keys(&mut Vec::new()))?;
     let account = account(call)?;
     let (_, inline) = attachments::parts(account, kind, target.name)?;
     let (page, next) = call.paginate(inline.keys().collect(), |n| (*n).clone())?;
@@ -526,24 +523,15 @@ pub fn list_role_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
     list_inline(call, Holder::Role, "iam:ListRolePolicies")
 }
 
-/// The tags of the customer managed policy `arn`, when it exists (for `aws:ResourceTag/*`).
-fn policy_tags<'a>(call: &'a Call<'_>, arn: &str) -> &'a [portcullis_iam::model::Tag] {
-    account(call)
-        .ok()
-        .and_then(|a| a.policies.get(arn))
-        .map_or(&[], |p| p.tags.as_slice())
-}
-
 pub fn tag_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     let tags = call.params.tags("Tags");
     check_arn(arn)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:TagPolicy",
-        arn,
+        Entity::Policy(arn),
         CallKeys {
             request_tags: &tags,
-            resource_tags: policy_tags(call, arn),
             ..Default::default()
         },
     )?;
@@ -556,12 +544,11 @@ pub fn untag_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     let keys = call.params.list("TagKeys");
     check_arn(arn)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:UntagPolicy",
-        arn,
+        Entity::Policy(arn),
         CallKeys {
             tag_keys: &keys,
-            resource_tags: policy_tags(call, arn),
             ..Default::default()
         },
     )?;
@@ -574,11 +561,10 @@ pub fn untag_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn list_policy_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("PolicyArn")?;
     check_arn(arn)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:ListPolicyTags",
-        arn,
+        Entity::Policy(arn),
         CallKeys {
-            resource_tags: policy_tags(call, arn),
             ..Default::default()
         },
     )?;

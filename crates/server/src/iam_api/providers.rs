@@ -1,46 +1,18 @@
 //! Identity provider actions: OpenID Connect and SAML providers, and their tags.
 
-use portcullis_iam::model::{AssertionEncryptionMode, OidcProvider, SamlProvider, Tag};
+use portcullis_iam::model::{AssertionEncryptionMode, OidcProvider, SamlProvider};
 use portcullis_iam::ops::oidc_providers::{self, oidc_provider_arn};
 use portcullis_iam::ops::saml_providers::{
     self, NewSamlProvider, SamlProviderUpdate, saml_provider_arn,
 };
 use portcullis_iam::state::AccountState;
 
-use super::{Call, CallKeys, tag_page, write_tags};
+use super::{Call, CallKeys, Entity, tag_page, write_tags};
 use crate::error::ApiError;
 use crate::xml::Xml;
 
 fn account<'a>(call: &'a Call<'_>) -> Result<&'a AccountState, ApiError> {
     Ok(call.snapshot.state.account(call.account())?)
-}
-
-/// The tags of the OIDC provider `arn` names, when it exists (for `aws:ResourceTag/*`).
-fn oidc_tags<'a>(call: &'a Call<'_>, arn: &str) -> &'a [Tag] {
-    account(call)
-        .ok()
-        .and_then(|a| oidc_providers::find(a, arn).ok())
-        .map_or(&[], |p| p.tags.as_slice())
-}
-
-/// The tags of the SAML provider `arn` names, when it exists.
-fn saml_tags<'a>(call: &'a Call<'_>, arn: &str) -> &'a [Tag] {
-    account(call)
-        .ok()
-        .and_then(|a| saml_providers::find(a, arn).ok())
-        .map_or(&[], |p| p.tags.as_slice())
-}
-
-/// Authorizes `action` on an existing provider (`aws:ResourceTag/*` from its tags).
-fn authorize_on(call: &Call<'_>, action: &str, arn: &str, tags: &[Tag]) -> Result<(), ApiError> {
-    call.authorize(
-        action,
-        arn,
-        CallKeys {
-            resource_tags: tags,
-            ..Default::default()
-        },
-    )
 }
 
 /// `AssertionEncryptionMode`, when given: `Required` or `Allowed`.
@@ -109,11 +81,10 @@ fn write_oidc(x: &mut Xml, provider: &OidcProvider) {
 
 pub fn get_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("OpenIDConnectProviderArn")?;
-    authorize_on(
-        call,
+    call.authorize_entity(
         "iam:GetOpenIDConnectProvider",
-        arn,
-        oidc_tags(call, arn),
+        Entity::OidcProvider(arn),
+        CallKeys::default(),
     )?;
     let provider = oidc_providers::find(account(call)?, arn)?;
     let mut x = Xml::new();
@@ -137,11 +108,10 @@ pub fn list_open_id_connect_providers(call: &Call<'_>) -> Result<Xml, ApiError> 
 
 pub fn delete_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("OpenIDConnectProviderArn")?;
-    authorize_on(
-        call,
+    call.authorize_entity(
         "iam:DeleteOpenIDConnectProvider",
-        arn,
-        oidc_tags(call, arn),
+        Entity::OidcProvider(arn),
+        CallKeys::default(),
     )?;
     call.service
         .write(|s, t| oidc_providers::delete_oidc_provider(s, t, call.account(), arn))?;
@@ -151,11 +121,10 @@ pub fn delete_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError>
 pub fn add_client_id_to_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("OpenIDConnectProviderArn")?;
     let client_id = call.params.required("ClientID")?;
-    authorize_on(
-        call,
+    call.authorize_entity(
         "iam:AddClientIDToOpenIDConnectProvider",
-        arn,
-        oidc_tags(call, arn),
+        Entity::OidcProvider(arn),
+        CallKeys::default(),
     )?;
     call.service
         .write(|s, t| oidc_providers::add_client_id(s, t, call.account(), arn, client_id))?;
@@ -165,11 +134,10 @@ pub fn add_client_id_to_open_id_connect_provider(call: &Call<'_>) -> Result<Xml,
 pub fn remove_client_id_from_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("OpenIDConnectProviderArn")?;
     let client_id = call.params.required("ClientID")?;
-    authorize_on(
-        call,
+    call.authorize_entity(
         "iam:RemoveClientIDFromOpenIDConnectProvider",
-        arn,
-        oidc_tags(call, arn),
+        Entity::OidcProvider(arn),
+        CallKeys::default(),
     )?;
     call.service
         .write(|s, t| oidc_providers::remove_client_id(s, t, call.account(), arn, client_id))?;
@@ -179,11 +147,10 @@ pub fn remove_client_id_from_open_id_connect_provider(call: &Call<'_>) -> Result
 pub fn update_open_id_connect_provider_thumbprint(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("OpenIDConnectProviderArn")?;
     let thumbprints = call.params.list("ThumbprintList");
-    authorize_on(
-        call,
+    call.authorize_entity(
         "iam:UpdateOpenIDConnectProviderThumbprint",
-        arn,
-        oidc_tags(call, arn),
+        Entity::OidcProvider(arn),
+        CallKeys::default(),
     )?;
     call.service.write(|s, t| {
         oidc_providers::update_thumbprints(s, t, call.account(), arn, &thumbprints)
@@ -194,12 +161,11 @@ pub fn update_open_id_connect_provider_thumbprint(call: &Call<'_>) -> Result<Xml
 pub fn tag_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("OpenIDConnectProviderArn")?;
     let tags = call.params.tags("Tags");
-    call.authorize(
+    call.authorize_entity(
         "iam:TagOpenIDConnectProvider",
-        arn,
+        Entity::OidcProvider(arn),
         CallKeys {
             request_tags: &tags,
-            resource_tags: oidc_tags(call, arn),
             ..Default::default()
         },
     )?;
@@ -211,12 +177,11 @@ pub fn tag_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn untag_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("OpenIDConnectProviderArn")?;
     let keys = call.params.list("TagKeys");
-    call.authorize(
+    call.authorize_entity(
         "iam:UntagOpenIDConnectProvider",
-        arn,
+        Entity::OidcProvider(arn),
         CallKeys {
             tag_keys: &keys,
-            resource_tags: oidc_tags(call, arn),
             ..Default::default()
         },
     )?;
@@ -227,11 +192,10 @@ pub fn untag_open_id_connect_provider(call: &Call<'_>) -> Result<Xml, ApiError> 
 
 pub fn list_open_id_connect_provider_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("OpenIDConnectProviderArn")?;
-    authorize_on(
-        call,
+    call.authorize_entity(
         "iam:ListOpenIDConnectProviderTags",
-        arn,
-        oidc_tags(call, arn),
+        Entity::OidcProvider(arn),
+        CallKeys::default(),
     )?;
     let provider = oidc_providers::find(account(call)?, arn)?;
     tag_page(call, &provider.tags)
@@ -297,7 +261,11 @@ fn write_saml(x: &mut Xml, provider: &SamlProvider) {
 
 pub fn get_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("SAMLProviderArn")?;
-    authorize_on(call, "iam:GetSAMLProvider", arn, saml_tags(call, arn))?;
+    call.authorize_entity(
+        "iam:GetSAMLProvider",
+        Entity::SamlProvider(arn),
+        CallKeys::default(),
+    )?;
     let provider = saml_providers::find(account(call)?, arn)?;
     let mut x = Xml::new();
     write_saml(&mut x, provider);
@@ -324,7 +292,11 @@ pub fn update_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let p = call.params;
     let arn = p.required("SAMLProviderArn")?;
     let mode = encryption_mode(call)?;
-    authorize_on(call, "iam:UpdateSAMLProvider", arn, saml_tags(call, arn))?;
+    call.authorize_entity(
+        "iam:UpdateSAMLProvider",
+        Entity::SamlProvider(arn),
+        CallKeys::default(),
+    )?;
     call.service.write(|s, t| {
         saml_providers::update_saml_provider(
             s,
@@ -347,7 +319,11 @@ pub fn update_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn delete_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("SAMLProviderArn")?;
-    authorize_on(call, "iam:DeleteSAMLProvider", arn, saml_tags(call, arn))?;
+    call.authorize_entity(
+        "iam:DeleteSAMLProvider",
+        Entity::SamlProvider(arn),
+        CallKeys::default(),
+    )?;
     call.service
         .write(|s, t| saml_providers::delete_saml_provider(s, t, call.account(), arn))?;
     Ok(Xml::new())
@@ -356,12 +332,11 @@ pub fn delete_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn tag_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("SAMLProviderArn")?;
     let tags = call.params.tags("Tags");
-    call.authorize(
+    call.authorize_entity(
         "iam:TagSAMLProvider",
-        arn,
+        Entity::SamlProvider(arn),
         CallKeys {
             request_tags: &tags,
-            resource_tags: saml_tags(call, arn),
             ..Default::default()
         },
     )?;
@@ -373,12 +348,11 @@ pub fn tag_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn untag_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("SAMLProviderArn")?;
     let keys = call.params.list("TagKeys");
-    call.authorize(
+    call.authorize_entity(
         "iam:UntagSAMLProvider",
-        arn,
+        Entity::SamlProvider(arn),
         CallKeys {
             tag_keys: &keys,
-            resource_tags: saml_tags(call, arn),
             ..Default::default()
         },
     )?;
@@ -389,7 +363,11 @@ pub fn untag_saml_provider(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn list_saml_provider_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
     let arn = call.params.required("SAMLProviderArn")?;
-    authorize_on(call, "iam:ListSAMLProviderTags", arn, saml_tags(call, arn))?;
+    call.authorize_entity(
+        "iam:ListSAMLProviderTags",
+        Entity::SamlProvider(arn),
+        CallKeys::default(),
+    )?;
     let provider = saml_providers::find(account(call)?, arn)?;
     tag_page(call, &provider.tags)
 }

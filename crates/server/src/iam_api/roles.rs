@@ -1,10 +1,10 @@
 //! Role actions. (A role's inline and attached policies are in `policies.rs`.)
 
-use portcullis_iam::model::{Role, Tag};
+use portcullis_iam::model::Role;
 use portcullis_iam::ops;
 use portcullis_iam::ops::roles::{self, NewRole};
 
-use super::{Call, CallKeys, page_footer, write_tags};
+use super::{Call, CallKeys, Entity, page_footer, write_tags};
 use crate::error::ApiError;
 use crate::xml::{Xml, url_encode};
 
@@ -54,42 +54,6 @@ pub(super) fn write_role(x: &mut Xml, call: &Call<'_>, role: &Role, view: RoleVi
             }
         });
     }
-}
-
-/// What authorization needs of the role a call names.
-pub(super) struct RoleTarget<'a> {
-    /// Its ARN (with the root path when it does not exist: the operation itself then answers
-    /// NoSuchEntity, after authorization).
-    pub arn: String,
-    /// `aws:ResourceTag/*`.
-    pub tags: &'a [Tag],
-    /// `iam:PermissionsBoundary`: the boundary the role has.
-    pub boundary: Option<&'a str>,
-}
-
-impl<'a> RoleTarget<'a> {
-    fn keys(&self) -> CallKeys<'a> {
-        CallKeys {
-            resource_tags: self.tags,
-            ..Default::default()
-        }
-    }
-}
-
-pub(super) fn role_target<'a>(call: &'a Call<'_>, name: &str) -> Result<RoleTarget<'a>, ApiError> {
-    let account = call.snapshot.state.account(call.account())?;
-    Ok(match account.roles.get(&name.to_lowercase()) {
-        Some(r) => RoleTarget {
-            arn: call.arn("role", &r.path, &r.name),
-            tags: &r.tags,
-            boundary: r.permissions_boundary.as_deref(),
-        },
-        None => RoleTarget {
-            arn: call.arn("role", "/", name),
-            tags: &[],
-            boundary: None,
-        },
-    })
 }
 
 /// `MaxSessionDuration`, when given: ValidationError outside 3,600..=43,200.
@@ -142,8 +106,7 @@ pub fn create_role(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn get_role(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
-    let target = role_target(call, name)?;
-    call.authorize("iam:GetRole", &target.arn, target.keys())?;
+    call.authorize_entity("iam:GetRole", Entity::Role(name), CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
     let role = ops::role(account, name)?;
     let mut x = Xml::new();
@@ -175,8 +138,7 @@ pub fn list_roles(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn update_role(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
-    let target = role_target(call, name)?;
-    call.authorize("iam:UpdateRole", &target.arn, target.keys())?;
+    call.authorize_entity("iam:UpdateRole", Entity::Role(name), CallKeys::default())?;
     let description = call.params.get("Description");
     let duration = max_session_duration(call)?;
     call.service
@@ -187,8 +149,11 @@ pub fn update_role(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn update_role_description(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
     let description = call.params.required("Description")?;
-    let target = role_target(call, name)?;
-    call.authorize("iam:UpdateRoleDescription", &target.arn, target.keys())?;
+    call.authorize_entity(
+        "iam:UpdateRoleDescription",
+        Entity::Role(name),
+        CallKeys::default(),
+    )?;
     let role = call
         .service
         .write(|s, t| roles::update_role(s, t, call.account(), name, Some(description), None))?;
@@ -200,8 +165,11 @@ pub fn update_role_description(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn update_assume_role_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
     let document = call.params.required("PolicyDocument")?;
-    let target = role_target(call, name)?;
-    call.authorize("iam:UpdateAssumeRolePolicy", &target.arn, target.keys())?;
+    call.authorize_entity(
+        "iam:UpdateAssumeRolePolicy",
+        Entity::Role(name),
+        CallKeys::default(),
+    )?;
     call.service
         .write(|s, t| roles::update_assume_role_policy(s, t, call.account(), name, document))?;
     Ok(Xml::new())
@@ -209,8 +177,7 @@ pub fn update_assume_role_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn delete_role(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
-    let target = role_target(call, name)?;
-    call.authorize("iam:DeleteRole", &target.arn, target.keys())?;
+    call.authorize_entity("iam:DeleteRole", Entity::Role(name), CallKeys::default())?;
     call.service
         .write(|s, t| roles::delete_role(s, t, call.account(), name))?;
     Ok(Xml::new())
@@ -219,13 +186,12 @@ pub fn delete_role(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn tag_role(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
     let tags = call.params.tags("Tags");
-    let target = role_target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:TagRole",
-        &target.arn,
+        Entity::Role(name),
         CallKeys {
             request_tags: &tags,
-            ..target.keys()
+            ..Default::default()
         },
     )?;
     call.service
@@ -236,13 +202,12 @@ pub fn tag_role(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn untag_role(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
     let keys = call.params.list("TagKeys");
-    let target = role_target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:UntagRole",
-        &target.arn,
+        Entity::Role(name),
         CallKeys {
             tag_keys: &keys,
-            ..target.keys()
+            ..Default::default()
         },
     )?;
     call.service
@@ -252,8 +217,7 @@ pub fn untag_role(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn list_role_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
-    let target = role_target(call, name)?;
-    call.authorize("iam:ListRoleTags", &target.arn, target.keys())?;
+    call.authorize_entity("iam:ListRoleTags", Entity::Role(name), CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
     let role = ops::role(account, name)?;
     let (page, next) = call.paginate(role.tags.iter().collect(), |t| t.key.clone())?;
@@ -268,13 +232,12 @@ pub fn list_role_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn put_role_permissions_boundary(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
     let boundary = call.params.required("PermissionsBoundary")?;
-    let target = role_target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:PutRolePermissionsBoundary",
-        &target.arn,
+        Entity::Role(name),
         CallKeys {
             extra: &[("iam:PermissionsBoundary", boundary)],
-            ..target.keys()
+            ..Default::default()
         },
     )?;
     call.service
@@ -284,18 +247,18 @@ pub fn put_role_permissions_boundary(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn delete_role_permissions_boundary(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("RoleName")?;
-    let target = role_target(call, name)?;
+    let target = call.target(Entity::Role(name))?;
     let extra: Vec<(&str, &str)> = target
         .boundary
         .map(|b| ("iam:PermissionsBoundary", b))
         .into_iter()
         .collect();
-    call.authorize(
+    call.authorize_on(
         "iam:DeleteRolePermissionsBoundary",
-        &target.arn,
+        &target,
         CallKeys {
             extra: &extra,
-            ..target.keys()
+            ..Default::default()
         },
     )?;
     call.service

@@ -1,11 +1,11 @@
 //! Server certificate actions. The private key goes in with UploadServerCertificate and never
 //! comes out.
 
-use portcullis_iam::model::{ServerCertificate, Tag};
+use portcullis_iam::model::ServerCertificate;
 use portcullis_iam::ops::server_certificates::{NewServerCertificate, server_certificate_arn};
 use portcullis_iam::ops::{self, server_certificates};
 
-use super::{Call, CallKeys, page_footer, tag_page, write_tags};
+use super::{Call, CallKeys, Entity, page_footer, tag_page, write_tags};
 use crate::error::ApiError;
 use crate::xml::Xml;
 
@@ -21,31 +21,9 @@ fn write_metadata(x: &mut Xml, call: &Call<'_>, c: &ServerCertificate) {
         .text("Expiration", &c.expiration);
 }
 
-/// The ARN and tags of the certificate named `name` (an ARN with the root path when it does
-/// not exist: the operation then answers NoSuchEntity, after authorization).
-fn target<'a>(call: &'a Call<'_>, name: &str) -> Result<(String, &'a [Tag]), ApiError> {
-    let account = call.snapshot.state.account(call.account())?;
-    Ok(
-        match account.server_certificates.get(&name.to_lowercase()) {
-            Some(c) => (
-                server_certificate_arn(call.account(), &c.path, &c.name),
-                &c.tags,
-            ),
-            None => (server_certificate_arn(call.account(), "/", name), &[]),
-        },
-    )
-}
-
 fn authorize_on(call: &Call<'_>, action: &str, name: &str) -> Result<(), ApiError> {
-    let (arn, resource_tags) = target(call, name)?;
-    call.authorize(
-        action,
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..Default::default()
-        },
-    )
+    call.authorize_entity(action, Entity::ServerCertificate(name), CallKeys::default())
+        .map(drop)
 }
 
 pub fn upload_server_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
@@ -133,14 +111,10 @@ pub fn update_server_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = p.required("ServerCertificateName")?;
     let new_name = p.get("NewServerCertificateName");
     let new_path = p.get("NewPath");
-    let (arn, resource_tags) = target(call, name)?;
-    call.authorize(
+    let target = call.authorize_entity(
         "iam:UpdateServerCertificate",
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..Default::default()
-        },
+        Entity::ServerCertificate(name),
+        CallKeys::default(),
     )?;
     if new_name.is_some() || new_path.is_some() {
         let account = call.snapshot.state.account(call.account())?;
@@ -153,12 +127,12 @@ pub fn update_server_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
             new_path.unwrap_or(current_path),
             new_name.unwrap_or(name),
         );
-        if new_arn != arn {
+        if new_arn != target.arn {
             call.authorize(
                 "iam:UpdateServerCertificate",
                 &new_arn,
                 CallKeys {
-                    resource_tags,
+                    resource_tags: target.tags,
                     ..Default::default()
                 },
             )?;
@@ -188,13 +162,11 @@ pub fn delete_server_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn tag_server_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("ServerCertificateName")?;
     let tags = call.params.tags("Tags");
-    let (arn, resource_tags) = target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:TagServerCertificate",
-        &arn,
+        Entity::ServerCertificate(name),
         CallKeys {
             request_tags: &tags,
-            resource_tags,
             ..Default::default()
         },
     )?;
@@ -207,13 +179,11 @@ pub fn tag_server_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn untag_server_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("ServerCertificateName")?;
     let keys = call.params.list("TagKeys");
-    let (arn, resource_tags) = target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:UntagServerCertificate",
-        &arn,
+        Entity::ServerCertificate(name),
         CallKeys {
             tag_keys: &keys,
-            resource_tags,
             ..Default::default()
         },
     )?;

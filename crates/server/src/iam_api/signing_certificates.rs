@@ -5,23 +5,9 @@ use portcullis_iam::model::SigningCertificate;
 use portcullis_iam::ops::{self, signing_certificates};
 
 use super::ssh_keys::parse_status;
-use super::users::user_target;
 use super::{Call, CallKeys, page_footer};
-use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::xml::Xml;
-
-/// Whose certificates: `Some(user)` or `None` for root; and the ARN to authorize against.
-fn owner<'a>(call: &'a Call<'_>) -> Result<(Option<&'a str>, String), ApiError> {
-    match (call.params.get("UserName"), &call.caller.identity) {
-        (Some(name), _) => Ok((Some(name), user_target(call, name)?.0)),
-        (None, Identity::User { name }) => Ok((Some(name.as_str()), call.caller.arn.clone())),
-        (None, Identity::Root) => Ok((None, call.caller.arn.clone())),
-        (None, Identity::AssumedRole { .. } | Identity::FederatedUser { .. }) => Err(
-            ApiError::validation("Must specify userName when calling with non-User credentials"),
-        ),
-    }
-}
 
 fn write_certificate(x: &mut Xml, cert: &SigningCertificate, root_name: &str) {
     x.text("UserName", cert.user_name.as_deref().unwrap_or(root_name))
@@ -33,8 +19,8 @@ fn write_certificate(x: &mut Xml, cert: &SigningCertificate, root_name: &str) {
 
 pub fn upload_signing_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
     let body = call.params.required("CertificateBody")?;
-    let (user, arn) = owner(call)?;
-    call.authorize("iam:UploadSigningCertificate", &arn, CallKeys::default())?;
+    let (user, owner) = call.credentials_owner()?;
+    call.authorize_entity("iam:UploadSigningCertificate", owner, CallKeys::default())?;
     let cert = call
         .service
         .write(|s, t| signing_certificates::upload(s, t, call.account(), user, body))?;
@@ -46,8 +32,8 @@ pub fn upload_signing_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
 }
 
 pub fn list_signing_certificates(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let (user, arn) = owner(call)?;
-    call.authorize("iam:ListSigningCertificates", &arn, CallKeys::default())?;
+    let (user, owner) = call.credentials_owner()?;
+    call.authorize_entity("iam:ListSigningCertificates", owner, CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
     if let Some(u) = user {
         ops::user(account, u)?;
@@ -65,8 +51,8 @@ pub fn list_signing_certificates(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn update_signing_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
     let id = call.params.required("CertificateId")?;
     let status = parse_status(call)?;
-    let (user, arn) = owner(call)?;
-    call.authorize("iam:UpdateSigningCertificate", &arn, CallKeys::default())?;
+    let (user, owner) = call.credentials_owner()?;
+    call.authorize_entity("iam:UpdateSigningCertificate", owner, CallKeys::default())?;
     call.service
         .write(|s, t| signing_certificates::update(s, t, call.account(), user, id, status))?;
     Ok(Xml::new())
@@ -74,8 +60,8 @@ pub fn update_signing_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn delete_signing_certificate(call: &Call<'_>) -> Result<Xml, ApiError> {
     let id = call.params.required("CertificateId")?;
-    let (user, arn) = owner(call)?;
-    call.authorize("iam:DeleteSigningCertificate", &arn, CallKeys::default())?;
+    let (user, owner) = call.credentials_owner()?;
+    call.authorize_entity("iam:DeleteSigningCertificate", owner, CallKeys::default())?;
     call.service
         .write(|s, t| signing_certificates::delete(s, t, call.account(), user, id))?;
     Ok(Xml::new())

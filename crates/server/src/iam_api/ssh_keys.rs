@@ -5,8 +5,7 @@ use portcullis_iam::IamError;
 use portcullis_iam::model::{KeyStatus, SshPublicKey};
 use portcullis_iam::ops::{self, ssh_keys};
 
-use super::users::user_target;
-use super::{Call, CallKeys, page_footer};
+use super::{Call, CallKeys, Entity, page_footer};
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::xml::Xml;
@@ -40,15 +39,8 @@ fn write_key(x: &mut Xml, key: &SshPublicKey, body: &str) {
 
 /// Authorizes `action` on user `name`.
 fn authorize_on(call: &Call<'_>, action: &str, name: &str) -> Result<(), ApiError> {
-    let (arn, resource_tags) = user_target(call, name)?;
-    call.authorize(
-        action,
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..Default::default()
-        },
-    )
+    call.authorize_entity(action, Entity::User(name), CallKeys::default())
+        .map(drop)
 }
 
 pub fn upload_ssh_public_key(call: &Call<'_>) -> Result<Xml, ApiError> {
@@ -98,11 +90,9 @@ pub fn list_ssh_public_keys(call: &Call<'_>) -> Result<Xml, ApiError> {
     };
     match name {
         Some(n) => authorize_on(call, "iam:ListSSHPublicKeys", n)?,
-        None => call.authorize(
-            "iam:ListSSHPublicKeys",
-            &call.caller.arn,
-            CallKeys::default(),
-        )?,
+        None => {
+            call.authorize_entity("iam:ListSSHPublicKeys", Entity::Caller, CallKeys::default())?;
+        }
     }
     let account = call.snapshot.state.account(call.account())?;
     let keys = match name {

@@ -1,9 +1,9 @@
 //! User actions.
 
-use portcullis_iam::model::{Tag, User};
+use portcullis_iam::model::User;
 use portcullis_iam::ops::{self, attachments, users};
 
-use super::{Call, CallKeys, page_footer, write_tags};
+use super::{Call, CallKeys, Entity, page_footer, write_tags};
 use crate::error::ApiError;
 use crate::xml::Xml;
 
@@ -44,19 +44,6 @@ pub(super) fn target_user<'a>(
     }
 }
 
-/// The ARN and tags of the user named `name` (an ARN with the root path when it does not
-/// exist: the operation itself then answers NoSuchEntity, after authorization).
-pub(super) fn user_target<'a>(
-    call: &'a Call<'_>,
-    name: &str,
-) -> Result<(String, &'a [Tag]), ApiError> {
-    let account = call.snapshot.state.account(call.account())?;
-    Ok(match account.users.get(&name.to_lowercase()) {
-        Some(u) => (call.arn("user", &u.path, &u.name), &u.tags),
-        None => (call.arn("user", "/", name), &[]),
-    })
-}
-
 pub fn create_user(call: &Call<'_>) -> Result<Xml, ApiError> {
     let p = call.params;
     let name = p.required("UserName")?;
@@ -86,15 +73,7 @@ pub fn create_user(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn get_user(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = target_user(call, call.params.get("UserName"))?;
-    let (arn, resource_tags) = user_target(call, name)?;
-    call.authorize(
-        "iam:GetUser",
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..Default::default()
-        },
-    )?;
+    call.authorize_entity("iam:GetUser", Entity::User(name), CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
     let user = ops::user(account, name)?;
     let mut x = Xml::new();
@@ -125,15 +104,7 @@ pub fn list_users(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn update_user(call: &Call<'_>) -> Result<Xml, ApiError> {
     let p = call.params;
     let name = p.required("UserName")?;
-    let (arn, resource_tags) = user_target(call, name)?;
-    call.authorize(
-        "iam:UpdateUser",
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..Default::default()
-        },
-    )?;
+    call.authorize_entity("iam:UpdateUser", Entity::User(name), CallKeys::default())?;
     let (new_name, new_path) = (p.get("NewUserName"), p.get("NewPath"));
     call.service
         .write(|s, t| users::update_user(s, t, call.account(), name, new_name, new_path))?;
@@ -142,15 +113,7 @@ pub fn update_user(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn delete_user(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("UserName")?;
-    let (arn, resource_tags) = user_target(call, name)?;
-    call.authorize(
-        "iam:DeleteUser",
-        &arn,
-        CallKeys {
-            resource_tags,
-            ..Default::default()
-        },
-    )?;
+    call.authorize_entity("iam:DeleteUser", Entity::User(name), CallKeys::default())?;
     call.service
         .write(|s, t| users::delete_user(s, t, call.account(), name))?;
     Ok(Xml::new())
@@ -159,13 +122,11 @@ pub fn delete_user(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn tag_user(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("UserName")?;
     let tags = call.params.tags("Tags");
-    let (arn, resource_tags) = user_target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:TagUser",
-        &arn,
+        Entity::User(name),
         CallKeys {
             request_tags: &tags,
-            resource_tags,
             ..Default::default()
         },
     )?;
@@ -177,13 +138,11 @@ pub fn tag_user(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn untag_user(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("UserName")?;
     let keys = call.params.list("TagKeys");
-    let (arn, resource_tags) = user_target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:UntagUser",
-        &arn,
+        Entity::User(name),
         CallKeys {
             tag_keys: &keys,
-            resource_tags,
             ..Default::default()
         },
     )?;
@@ -194,8 +153,7 @@ pub fn untag_user(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn list_user_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("UserName")?;
-    let (arn, _) = user_target(call, name)?;
-    call.authorize("iam:ListUserTags", &arn, CallKeys::default())?;
+    call.authorize_entity("iam:ListUserTags", Entity::User(name), CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
     let user = ops::user(account, name)?;
     let (page, next) = call.paginate(user.tags.iter().collect(), |t| t.key.clone())?;
@@ -210,10 +168,9 @@ pub fn list_user_tags(call: &Call<'_>) -> Result<Xml, ApiError> {
 pub fn put_user_permissions_boundary(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("UserName")?;
     let boundary = call.params.required("PermissionsBoundary")?;
-    let (arn, _) = user_target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:PutUserPermissionsBoundary",
-        &arn,
+        Entity::User(name),
         CallKeys {
             extra: &[("iam:PermissionsBoundary", boundary)],
             ..Default::default()
@@ -226,10 +183,9 @@ pub fn put_user_permissions_boundary(call: &Call<'_>) -> Result<Xml, ApiError> {
 
 pub fn delete_user_permissions_boundary(call: &Call<'_>) -> Result<Xml, ApiError> {
     let name = call.params.required("UserName")?;
-    let (arn, _) = user_target(call, name)?;
-    call.authorize(
+    call.authorize_entity(
         "iam:DeleteUserPermissionsBoundary",
-        &arn,
+        Entity::User(name),
         CallKeys::default(),
     )?;
     call.service

@@ -24,8 +24,15 @@ impl TestServer {
     }
 
     pub async fn start_with(limits: Limits) -> TestServer {
+        TestServer::start_configured(|c| c.limits = limits).await
+    }
+
+    /// A server whose configuration `configure` changes from the tests' default.
+    pub async fn start_configured(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = start_in(dir.path().to_path_buf(), limits).await;
+        let mut config = test_config(dir.path().to_path_buf());
+        configure(&mut config);
+        let server = start(config).await.expect("server starts");
         TestServer {
             server: Some(server),
             dir,
@@ -131,17 +138,23 @@ impl TestServer {
     }
 }
 
-async fn start_in(dir: PathBuf, limits: Limits) -> RunningServer {
-    start(ServerConfig {
+/// The tests' configuration: the test account and root credentials, any port of 127.0.0.1.
+fn test_config(dir: PathBuf) -> ServerConfig {
+    ServerConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: dir,
         account_id: Some(ACCOUNT.to_owned()),
         root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
         master_key_file: None,
-        limits,
-    })
-    .await
-    .expect("server starts")
+        limits: Limits::default(),
+        regions: Vec::new(),
+    }
+}
+
+async fn start_in(dir: PathBuf, limits: Limits) -> RunningServer {
+    let mut config = test_config(dir);
+    config.limits = limits;
+    start(config).await.expect("server starts")
 }
 
 /// The AWS error code and HTTP status of a failed SDK call.
