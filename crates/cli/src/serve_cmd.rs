@@ -68,13 +68,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some((id, secret)) = &server.new_root_credentials {
-        // Shown once; also saved (mode 0600) for the operator.
+    if let Some((id, _secret)) = &server.new_root_credentials {
+        // The secret stays in the file (mode 0600): output may end up in shared logs.
         println!(
-            "Root credentials for account {} (saved in {}):\n  aws_access_key_id     = {id}\n  aws_secret_access_key = {}",
+            "Root credentials for account {} generated: access key id {id}; the secret access key is in {} (mode 0600).",
             server.account_id,
-            args.data_dir.join("root-credentials").display(),
-            secret.expose()
+            server.root_credentials_file.display(),
         );
     }
     tracing::info!(address = %server.local_addr, account = %server.account_id, "portcullis is serving");

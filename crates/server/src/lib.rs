@@ -8,6 +8,7 @@ mod app;
 mod auth;
 mod authz;
 mod error;
+mod files;
 mod iam_api;
 mod query;
 mod sts_api;
@@ -70,14 +71,21 @@ pub enum StartError {
     Listen { addr: SocketAddr, message: String },
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error(
+        "{path} has mode {mode}: a file holding secrets must be readable and writable by its owner only (chmod 600 {path})"
+    )]
+    FileMode { path: String, mode: String },
 }
 
 /// A started server.
 pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub account_id: String,
-    /// Root credentials generated at this start (shown once), if any.
+    /// Root credentials generated at this start, if any: saved in `root_credentials_file`
+    /// (mode 0600); the secret is never printed or logged.
     pub new_root_credentials: Option<(String, Secret)>,
+    /// Where generated root credentials are saved (`<data-dir>/root-credentials`).
+    pub root_credentials_file: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     state: Arc<app::AppState>,
@@ -134,13 +142,18 @@ fn dir_error(path: &Path, e: impl ToString) -> StartError {
 
 /// Opens everything and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| dir_error(&config.data_dir, e))?;
+    files::prepare_data_dir(&config.data_dir)?;
     let key_path = config
         .master_key_file
         .clone()
         .unwrap_or_else(|| config.data_dir.join("master.key"));
+    let credentials_path = config.data_dir.join("root-credentials");
+    files::check_private(&key_path)?;
+    files::check_private(&credentials_path)?;
     let master_key = MasterKey::load_or_create(&key_path)?;
-    let store = SqliteStore::open(&config.data_dir.join("portcullis.db"))?;
+    let db_path = config.data_dir.join("portcullis.db");
+    files::prepare_database(&db_path)?;
+    let store = SqliteStore::open(&db_path)?;
     let service = IamService::open(Box::new(store), master_key, config.limits)?;
 
     let existing = service.account_ids();
@@ -169,7 +182,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let created = service.bootstrap(&account_id, preset)?;
     let new_root_credentials = match created {
         Some(c) if c.generated => {
-            let path = config.data_dir.join("root-credentials");
+            let path = credentials_path;
             let text = format!(
                 "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
                 c.access_key_id,
@@ -225,6 +238,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         local_addr,
         account_id,
         new_root_credentials,
+        root_credentials_file: config.data_dir.join("root-credentials"),
         shutdown: Some(tx),
         task,
         state,

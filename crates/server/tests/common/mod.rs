@@ -153,3 +153,27 @@ where
         }
     }
 }
+
+/// The configuration tests start with: 127.0.0.1, an ephemeral port, the test account and root
+/// credentials, plain HTTP, no trusted proxies.
+pub fn test_config(dir: &std::path::Path) -> ServerConfig {
+    ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: dir.to_path_buf(),
+        account_id: Some(ACCOUNT.to_owned()),
+        root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
+        master_key_file: None,
+        limits: Limits::default(),
+    }
+}
+
+/// An IAM client of `endpoint` (any server, not only a [`TestServer`]).
+pub fn iam_at(endpoint: &str, key: &str, secret: &str) -> aws_sdk_iam::Client {
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
+}
