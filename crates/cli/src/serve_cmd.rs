@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use portcullis_server::{ServerConfig, start};
+use portcullis_server::{ServerConfig, TlsFiles, start};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -21,6 +21,16 @@ pub struct ServeArgs {
     /// Users per account (AWS's quota is 5,000; a self-hosted deployment may raise it).
     #[arg(long, default_value_t = 5_000)]
     max_users: usize,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// A proxy (CIDR or address) whose X-Forwarded-For and X-Forwarded-Proto are believed;
+    /// repeatable. From other peers those headers are ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = portcullis_server::parse_trusted_proxy)]
+    trusted_proxies: Vec<portcullis_server::IpNet>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -60,6 +70,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         limits: portcullis_server::Limits {
             max_users: args.max_users,
         },
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        },
+        trusted_proxies: args.trusted_proxies,
     };
     let mut server = match start(config).await {
         Ok(s) => s,
@@ -76,7 +91,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             server.root_credentials_file.display(),
         );
     }
-    tracing::info!(address = %server.local_addr, account = %server.account_id, "portcullis is serving");
+    tracing::info!(address = %server.local_addr, account = %server.account_id, tls = server.tls, "portcullis is serving");
     let shutdown = server.take_shutdown();
     wait_for_signal().await;
     tracing::info!("shutting down");

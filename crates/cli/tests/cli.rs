@@ -278,3 +278,17 @@ fn serve_first_start_prints_no_secret_and_keeps_files_private() {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
 }
+
+#[test]
+fn serve_refuses_half_a_tls_configuration_and_a_bad_trusted_proxy() {
+    for args in [
+        &["serve", "--tls-cert", "server.crt"][..],
+        &["serve", "--tls-key", "server.key"][..],
+        &["serve", "--trusted-proxy", "proxy.example"][..],
+        &["serve", "--trusted-proxy", "10.0.0.0/33"][..],
+    ] {
+        let out = portcullis(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}

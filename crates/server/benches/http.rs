@@ -143,6 +143,8 @@ async fn run(seconds: f64) {
         root_credentials: Some((ROOT_KEY.into(), ROOT_SECRET.into())),
         master_key_file: None,
         limits: portcullis_server::Limits { max_users: 20_000 },
+        tls: None,
+        trusted_proxies: Vec::new(),
     })
     .await
     .expect("server starts");

@@ -29,6 +29,9 @@ pub struct AppState {
     pub service: IamService,
     /// OIDC providers' signing keys, for AssumeRoleWithWebIdentity.
     pub jwks: crate::web_identity::JwksCache,
+    /// TLS and trusted proxies: where a request comes from (`aws:SourceIp`,
+    /// `aws:SecureTransport`).
+    pub transport: crate::transport::Transport,
 }
 
 /// The router.
@@ -139,14 +142,15 @@ fn handle(
     };
     let fail = |e: ApiError| (e.status, e.to_xml(namespace, request_id));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let client = state.transport.client(peer, headers);
     let env = RequestEnv {
-        source_ip: peer.ip().to_string(),
+        source_ip: client.ip.to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
-        secure_transport: false,
+        secure_transport: client.secure,
         now,
     };
     // The one unsigned action: its caller is proved by the web identity token, not SigV4

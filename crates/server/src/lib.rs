@@ -12,6 +12,8 @@ mod files;
 mod iam_api;
 mod query;
 mod sts_api;
+mod tls;
+mod transport;
 mod web_identity;
 mod xml;
 
@@ -19,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use portcullis_iam::IamService;
 use portcullis_iam::model::Secret;
 use portcullis_iam::seal::{MasterKey, write_private_file};
@@ -29,6 +32,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use app::MAX_BODY_BYTES;
+pub use ipnet::IpNet;
+pub use tls::TlsFiles;
+pub use transport::parse_trusted_proxy;
 
 /// How often recorded access-key uses are written to the store (and at shutdown).
 const KEY_USE_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -54,6 +60,11 @@ pub struct ServerConfig {
     pub master_key_file: Option<PathBuf>,
     /// Quotas (AWS's defaults unless raised).
     pub limits: Limits,
+    /// Serve HTTPS with this certificate chain and key (plain HTTP when `None`).
+    pub tls: Option<TlsFiles>,
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (see
+    /// `transport.rs`); empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// Why the server could not start.
@@ -71,6 +82,8 @@ pub enum StartError {
     Listen { addr: SocketAddr, message: String },
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error(
         "{path} has mode {mode}: a file holding secrets must be readable and writable by its owner only (chmod 600 {path})"
     )]
@@ -86,6 +99,8 @@ pub struct RunningServer {
     pub new_root_credentials: Option<(String, Secret)>,
     /// Where generated root credentials are saved (`<data-dir>/root-credentials`).
     pub root_credentials_file: PathBuf,
+    /// Serving HTTPS.
+    pub tls: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     state: Arc<app::AppState>,
@@ -194,6 +209,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         _ => None,
     };
 
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen {
@@ -207,6 +223,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let state = Arc::new(app::AppState {
         service,
         jwks: web_identity::JwksCache::new(),
+        transport: transport::Transport {
+            tls: acceptor.is_some(),
+            trusted_proxies: config.trusted_proxies.clone(),
+        },
     });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
@@ -223,11 +243,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let task_state = state.clone();
     let task = tokio::spawn(async move {
         let state = task_state;
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        let stop = async {
+            let _ = rx.await;
+        };
+        let served = match acceptor {
+            None => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            Some(acceptor) => match tls::TlsListener::new(listener, acceptor) {
+                // `tap_io` only so that `ConnectInfo<SocketAddr>` works for this listener.
+                Ok(tls) => {
+                    axum::serve(tls.tap_io(|_| ()), router)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+        };
         if let Err(e) = served {
             tracing::error!(error = %e, "server stopped with an error");
         }
@@ -239,6 +273,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         account_id,
         new_root_credentials,
         root_credentials_file: config.data_dir.join("root-credentials"),
+        tls: config.tls.is_some(),
         shutdown: Some(tx),
         task,
         state,

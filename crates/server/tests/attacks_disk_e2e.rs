@@ -5,12 +5,16 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_sdk_iam::config::{BehaviorVersion, Region};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{ACCOUNT, ROOT_KEY, ROOT_SECRET, iam_at, test_config};
+use common::{ACCOUNT, ROOT_KEY, ROOT_SECRET, error_code, iam_at, test_config};
 use portcullis_iam::seal::{MasterKey, SealedField};
-use portcullis_server::{RunningServer, StartError, start};
+use portcullis_server::{RunningServer, StartError, TlsFiles, parse_trusted_proxy, start};
 use serde_json::Value;
 
 const LEAF_PEM: &str = include_str!("fixtures/leaf-rsa.pem");
@@ -65,12 +69,13 @@ fn set_row(dir: &Path, table: &str, key: &str, data: &Value) {
     assert_eq!(changed, 1);
 }
 
-async fn user_key(iam: &aws_sdk_iam::Client, name: &str) -> (String, String) {
+/// A user with `policy` inline and an access key.
+async fn user_with(iam: &aws_sdk_iam::Client, name: &str, policy: &str) -> (String, String) {
     iam.create_user().user_name(name).send().await.unwrap();
     iam.put_user_policy()
         .user_name(name)
-        .policy_name("self")
-        .policy_document(GET_USER)
+        .policy_name("p")
+        .policy_document(policy)
         .send()
         .await
         .unwrap();
@@ -184,8 +189,8 @@ async fn a_sealed_secret_moved_to_another_keys_row_does_not_open() {
     let dir = dir.path();
     let server = start_at(dir).await.expect("start");
     let root = iam_at(&endpoint(&server), ROOT_KEY, ROOT_SECRET);
-    let (alice_key, alice_secret) = user_key(&root, "alice").await;
-    let (bob_key, _) = user_key(&root, "bob").await;
+    let (alice_key, alice_secret) = user_with(&root, "alice", GET_USER).await;
+    let (bob_key, _) = user_with(&root, "bob", GET_USER).await;
     server.shutdown().await;
 
     let alice = row(dir, "access_keys", &alice_key);
@@ -301,7 +306,7 @@ async fn a_legacy_data_dir_starts_once_sealed_again_and_then_refuses_the_legacy_
     let dir = dir.path();
     let server = start_at(dir).await.expect("start");
     let root = iam_at(&endpoint(&server), ROOT_KEY, ROOT_SECRET);
-    let (alice_key, alice_secret) = user_key(&root, "alice").await;
+    let (alice_key, alice_secret) = user_with(&root, "alice", GET_USER).await;
     root.create_virtual_mfa_device()
         .virtual_mfa_device_name("phone")
         .send()
@@ -360,4 +365,222 @@ async fn a_legacy_data_dir_starts_once_sealed_again_and_then_refuses_the_legacy_
         panic!("the legacy form was accepted after the migration");
     };
     assert!(e.to_string().contains(&alice_key), "{e}");
+}
+
+// ---- Hole 11: TLS and trusted proxies ----
+
+/// A new test CA and a certificate it signed for 127.0.0.1 and localhost, written as PEM files
+/// `<name>.crt` (leaf, then CA) and `<name>.key` in `dir`; and the CA's PEM.
+fn tls_files(dir: &Path, name: &str) -> (TlsFiles, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "portcullis test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let files = TlsFiles {
+        cert: dir.join(format!("{name}.crt")),
+        key: dir.join(format!("{name}.key")),
+    };
+    std::fs::write(&files.cert, format!("{}{}", leaf.pem(), ca_cert.pem())).unwrap();
+    std::fs::write(&files.key, leaf_key.serialize_pem()).unwrap();
+    (files, ca_cert.pem())
+}
+
+/// An IAM client over HTTPS that trusts only `ca_pem`.
+fn iam_tls(server: &RunningServer, ca_pem: &str, key: &str, secret: &str) -> aws_sdk_iam::Client {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(TrustStore::empty().with_pem_certificate(ca_pem.as_bytes()))
+                .build()
+                .unwrap(),
+        )
+        .build_https();
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(format!("https://{}", server.local_addr))
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+        .http_client(http)
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
+}
+
+/// GetUser, with `headers` added to the request: `"ok"` or the AWS error code.
+async fn get_user_with(client: &aws_sdk_iam::Client, headers: &[(&'static str, &str)]) -> String {
+    let headers: Vec<(&'static str, String)> =
+        headers.iter().map(|(n, v)| (*n, (*v).to_owned())).collect();
+    let result = client
+        .get_user()
+        .customize()
+        .mutate_request(move |request| {
+            for (name, value) in &headers {
+                request.headers_mut().insert(*name, value.clone());
+            }
+        })
+        .send()
+        .await;
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => error_code(Err::<(), _>(e)).0,
+    }
+}
+
+/// A user allowed GetUser only over TLS, with AWS's usual "deny insecure transport" statement.
+const TLS_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}},
+  {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+
+/// A user allowed GetUser only from 203.0.113.0/24.
+const FROM_OFFICE: &str = r#"{"Version":"2012-10-17","Statement":
+  {"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}}"#;
+
+/// Shuts the server down, failing (rather than hanging) if that does not finish.
+async fn stop(server: RunningServer) {
+    tokio::time::timeout(Duration::from_secs(30), server.shutdown())
+        .await
+        .expect("graceful shutdown finishes");
+}
+
+#[tokio::test]
+async fn over_tls_secure_transport_is_true_and_over_plain_http_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (files, ca_pem) = tls_files(dir, "server");
+    let (_, other_ca) = tls_files(dir, "other");
+    let mut config = test_config(&dir.join("data"));
+    config.tls = Some(files);
+    let server = start(config.clone()).await.expect("TLS server starts");
+    assert!(server.tls);
+    let root = iam_tls(&server, &ca_pem, ROOT_KEY, ROOT_SECRET);
+    let (key, secret) = user_with(&root, "tls-only", TLS_ONLY).await;
+    let user = iam_tls(&server, &ca_pem, &key, &secret);
+    assert_eq!(get_user_with(&user, &[]).await, "ok");
+    // A client that does not trust our CA gets no answer; plain HTTP to the TLS port neither.
+    let untrusting = iam_tls(&server, &other_ca, &key, &secret);
+    assert!(
+        untrusting
+            .get_user()
+            .send()
+            .await
+            .is_err_and(|e| e.raw_response().is_none())
+    );
+    let plain = iam_at(&endpoint(&server), &key, &secret);
+    assert!(
+        plain
+            .get_user()
+            .send()
+            .await
+            .is_err_and(|e| e.raw_response().is_none())
+    );
+    // An open connection does not hold up a graceful shutdown.
+    let idle = tokio::net::TcpStream::connect(server.local_addr)
+        .await
+        .unwrap();
+    stop(server).await;
+    drop(idle);
+
+    // The same user over plain HTTP: denied by the Deny on insecure transport.
+    config.tls = None;
+    let server = start(config).await.expect("plain server starts");
+    let user = iam_at(&endpoint(&server), &key, &secret);
+    assert_eq!(get_user_with(&user, &[]).await, "AccessDenied");
+    stop(server).await;
+}
+
+#[tokio::test]
+async fn tls_files_that_do_not_fit_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (a, _) = tls_files(dir, "a");
+    let (b, _) = tls_files(dir, "b");
+    let mut config = test_config(&dir.join("data"));
+    for (cert, key) in [
+        (a.key.clone(), a.key.clone()),
+        (a.cert.clone(), a.cert.clone()),
+        (dir.join("missing.crt"), a.key.clone()),
+        (a.cert.clone(), dir.join("missing.key")),
+        // A key that is not the certificate's.
+        (a.cert.clone(), b.key.clone()),
+    ] {
+        config.tls = Some(TlsFiles { cert, key });
+        let Err(e) = start(config.clone()).await else {
+            panic!("started with bad TLS files {:?}", config.tls);
+        };
+        assert!(matches!(e, StartError::Tls(_)), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn forwarded_headers_are_believed_only_from_trusted_proxies() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut config = test_config(dir);
+    config.trusted_proxies = vec![parse_trusted_proxy("127.0.0.1/32").unwrap()];
+    let server = start(config.clone()).await.expect("start");
+    let root = iam_at(&endpoint(&server), ROOT_KEY, ROOT_SECRET);
+    let (office_key, office_secret) = user_with(&root, "office", FROM_OFFICE).await;
+    let (tls_key, tls_secret) = user_with(&root, "tls-only", TLS_ONLY).await;
+    let office = iam_at(&endpoint(&server), &office_key, &office_secret);
+    let tls_only = iam_at(&endpoint(&server), &tls_key, &tls_secret);
+
+    // The peer 127.0.0.1 is a trusted proxy: the right-most address it does not trust is the
+    // client; a client's own entries to the left of it count for nothing.
+    let xff = "x-forwarded-for";
+    assert_eq!(get_user_with(&office, &[(xff, "203.0.113.7")]).await, "ok");
+    assert_eq!(
+        get_user_with(&office, &[(xff, "198.51.100.1, 203.0.113.7, 127.0.0.1")]).await,
+        "ok"
+    );
+    assert_eq!(
+        get_user_with(&office, &[(xff, "203.0.113.7, 198.51.100.1")]).await,
+        "AccessDenied"
+    );
+    assert_eq!(get_user_with(&office, &[]).await, "AccessDenied");
+    let xfp = "x-forwarded-proto";
+    assert_eq!(get_user_with(&tls_only, &[(xfp, "https")]).await, "ok");
+    assert_eq!(
+        get_user_with(&tls_only, &[(xfp, "http")]).await,
+        "AccessDenied"
+    );
+    assert_eq!(get_user_with(&tls_only, &[]).await, "AccessDenied");
+    stop(server).await;
+
+    // Trusting another network, the same headers from 127.0.0.1 are ignored.
+    config.trusted_proxies = vec![parse_trusted_proxy("10.0.0.0/8").unwrap()];
+    let server = start(config.clone()).await.expect("start");
+    let office = iam_at(&endpoint(&server), &office_key, &office_secret);
+    let tls_only = iam_at(&endpoint(&server), &tls_key, &tls_secret);
+    assert_eq!(
+        get_user_with(&office, &[(xff, "203.0.113.7")]).await,
+        "AccessDenied"
+    );
+    assert_eq!(
+        get_user_with(&tls_only, &[(xfp, "https")]).await,
+        "AccessDenied"
+    );
+    stop(server).await;
+
+    // And without any trusted proxy (the default).
+    config.trusted_proxies.clear();
+    let server = start(config).await.expect("start");
+    let office = iam_at(&endpoint(&server), &office_key, &office_secret);
+    assert_eq!(
+        get_user_with(&office, &[(xff, "203.0.113.7")]).await,
+        "AccessDenied"
+    );
+    stop(server).await;
 }

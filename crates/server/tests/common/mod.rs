@@ -129,6 +129,8 @@ async fn start_in(dir: PathBuf, limits: Limits) -> RunningServer {
         root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
         master_key_file: None,
         limits,
+        tls: None,
+        trusted_proxies: Vec::new(),
     })
     .await
     .expect("server starts")
@@ -164,6 +166,8 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
         root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
         master_key_file: None,
         limits: Limits::default(),
+        tls: None,
+        trusted_proxies: Vec::new(),
     }
 }
 
