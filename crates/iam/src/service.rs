@@ -242,7 +242,8 @@ pub struct IamService {
 pub struct RootCredentials {
     pub access_key_id: String,
     pub secret_access_key: Secret,
-    /// `true` when generated now (so they should be shown once and saved).
+    /// `true` when generated now (so they are saved to the 0600 root-credentials file; the
+    /// secret is never printed).
     pub generated: bool,
 }
 
