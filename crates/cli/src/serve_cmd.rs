@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use portcullis_server::{ServerConfig, start};
+use portcullis_server::{ServerConfig, TlsFiles, start};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -25,6 +25,16 @@ pub struct ServeArgs {
     /// to one of them, and `aws:RequestedRegion` is that region. Default: any region.
     #[arg(long = "region", value_name = "REGION")]
     regions: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// A proxy (CIDR or address) whose X-Forwarded-For and X-Forwarded-Proto are believed;
+    /// repeatable. From other peers those headers are ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = portcullis_server::parse_trusted_proxy)]
+    trusted_proxies: Vec<portcullis_server::IpNet>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -65,6 +75,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
             max_users: args.max_users,
         },
         regions: args.regions,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        },
+        trusted_proxies: args.trusted_proxies,
     };
     let mut server = match start(config).await {
         Ok(s) => s,
@@ -73,16 +88,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some((id, secret)) = &server.new_root_credentials {
-        // Shown once; also saved (mode 0600) for the operator.
+    if let Some((id, _secret)) = &server.new_root_credentials {
+        // The secret stays in the file (mode 0600): output may end up in shared logs.
         println!(
-            "Root credentials for account {} (saved in {}):\n  aws_access_key_id     = {id}\n  aws_secret_access_key = {}",
+            "Root credentials for account {} generated: access key id {id}; the secret access key is in {} (mode 0600).",
             server.account_id,
-            args.data_dir.join("root-credentials").display(),
-            secret.expose()
+            server.root_credentials_file.display(),
         );
     }
-    tracing::info!(address = %server.local_addr, account = %server.account_id, "portcullis is serving");
+    tracing::info!(address = %server.local_addr, account = %server.account_id, tls = server.tls, "portcullis is serving");
     let shutdown = server.take_shutdown();
     wait_for_signal().await;
     tracing::info!("shutting down");

@@ -197,3 +197,98 @@ fn bench_reports_rates_and_latencies() {
     }
     assert!(report["p99Nanos"].as_f64() >= report["medianNanos"].as_f64());
 }
+
+/// `portcullis serve`'s first start, under a umask that would leave everything open: the data
+/// directory and its files end up private, and the generated root secret is written only to
+/// `root-credentials`, never to stdout or stderr (which end up in journald or docker logs).
+#[test]
+fn serve_first_start_prints_no_secret_and_keeps_files_private() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::fs::PermissionsExt;
+
+    let parent = tempfile::tempdir().expect("temp dir");
+    let data = parent.path().join("data");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_portcullis"))
+        .arg(&data)
+        .env_remove("PORTCULLIS_ROOT_ACCESS_KEY_ID")
+        .env_remove("PORTCULLIS_ROOT_SECRET_ACCESS_KEY")
+        .env_remove("PORTCULLIS_MASTER_KEY_FILE")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("portcullis serve runs");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut printed = String::new();
+    while !printed.contains("portcullis is serving") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).expect("read stdout") == 0 {
+            break;
+        }
+        printed.push_str(&line);
+    }
+    let stopped = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    stdout.read_to_string(&mut printed).expect("read stdout");
+    let mut errors = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut errors)
+        .expect("read stderr");
+    let status = child.wait().expect("serve exits");
+    assert!(status.success(), "{status:?}\n{printed}\n{errors}");
+
+    let credentials_path = data.join("root-credentials");
+    let credentials = std::fs::read_to_string(&credentials_path).expect("root-credentials");
+    let field = |name: &str| {
+        credentials
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim_start_matches([' ', '=']).trim().to_owned())
+            .unwrap_or_else(|| panic!("{name} in {credentials}"))
+    };
+    let key_id = field("aws_access_key_id");
+    let secret = field("aws_secret_access_key");
+    assert_eq!(secret.len(), 40);
+    for output in [&printed, &errors] {
+        assert!(
+            !output.contains(&secret),
+            "the secret was printed:\n{output}"
+        );
+    }
+    assert!(printed.contains(&key_id), "{printed}");
+    assert!(
+        printed.contains(&credentials_path.display().to_string()),
+        "{printed}"
+    );
+
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for file in ["portcullis.db", "master.key", "root-credentials"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+}
+
+#[test]
+fn serve_refuses_half_a_tls_configuration_and_a_bad_trusted_proxy() {
+    for args in [
+        &["serve", "--tls-cert", "server.crt"][..],
+        &["serve", "--tls-key", "server.key"][..],
+        &["serve", "--trusted-proxy", "proxy.example"][..],
+        &["serve", "--trusted-proxy", "10.0.0.0/33"][..],
+    ] {
+        let out = portcullis(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}

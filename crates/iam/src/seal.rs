@@ -32,6 +32,57 @@ pub enum SealError {
     Open,
 }
 
+/// The prefix of a sealed field's current format (base64 never holds `:`).
+const FIELD_PREFIX: &str = "v1:";
+
+/// A secret field kept at rest, and the row it belongs to: its associated data when sealed,
+/// so a sealed value copied to another row, account or field does not open.
+#[derive(Debug, Clone, Copy)]
+pub enum SealedField<'a> {
+    /// An access key's secret, by account and access key id.
+    AccessKeySecret {
+        account: &'a str,
+        access_key_id: &'a str,
+    },
+    /// A virtual MFA device's seed, by account and device key (the stored row's key).
+    MfaSeed { account: &'a str, device: &'a str },
+    /// A server certificate's private key, by account and the stored row's key.
+    ServerCertificateKey {
+        account: &'a str,
+        certificate: &'a str,
+    },
+    /// A SAML provider's assertion-decryption key, by account, the stored row's key and key id.
+    SamlPrivateKey {
+        account: &'a str,
+        provider: &'a str,
+        key_id: &'a str,
+    },
+}
+
+impl SealedField<'_> {
+    /// `portcullis/v1/<kind>/<account>/<owner>`.
+    pub fn associated_data(&self) -> String {
+        match self {
+            SealedField::AccessKeySecret {
+                account,
+                access_key_id,
+            } => format!("portcullis/v1/access-key-secret/{account}/{access_key_id}"),
+            SealedField::MfaSeed { account, device } => {
+                format!("portcullis/v1/mfa-seed/{account}/{device}")
+            }
+            SealedField::ServerCertificateKey {
+                account,
+                certificate,
+            } => format!("portcullis/v1/server-certificate-key/{account}/{certificate}"),
+            SealedField::SamlPrivateKey {
+                account,
+                provider,
+                key_id,
+            } => format!("portcullis/v1/saml-private-key/{account}/{provider}/{key_id}"),
+        }
+    }
+}
+
 impl MasterKey {
     pub fn from_bytes(bytes: [u8; 32]) -> MasterKey {
         MasterKey {
@@ -66,13 +117,29 @@ impl MasterKey {
         }
     }
 
-    /// Seals `plaintext`: base64 of a random 24-byte nonce followed by the ciphertext.
-    pub fn seal(&self, plaintext: &str) -> String {
-        STANDARD.encode(self.seal_bytes(plaintext.as_bytes(), b""))
+    /// Seals a secret kept at rest in a row, bound to what it is and whose it is
+    /// ([`SealedField`]): `v1:` then base64 of a random 24-byte nonce and the ciphertext. The
+    /// value opens only as that field of that row.
+    pub fn seal_field(&self, plaintext: &str, field: &SealedField) -> String {
+        let sealed = self.seal_bytes(plaintext.as_bytes(), field.associated_data().as_bytes());
+        format!("{FIELD_PREFIX}{}", STANDARD.encode(sealed))
     }
 
-    /// Opens a value made by [`MasterKey::seal`].
-    pub fn open(&self, sealed: &str) -> Result<String, SealError> {
+    /// Opens a value made by [`MasterKey::seal_field`] for the same `field`. The legacy form
+    /// (no prefix, no associated data) is refused here.
+    pub fn open_field(&self, sealed: &str, field: &SealedField) -> Result<String, SealError> {
+        let encoded = sealed.strip_prefix(FIELD_PREFIX).ok_or(SealError::Open)?;
+        let bytes = STANDARD.decode(encoded).map_err(|_| SealError::Open)?;
+        let plain = self.open_bytes(&bytes, field.associated_data().as_bytes())?;
+        String::from_utf8(plain).map_err(|_| SealError::Open)
+    }
+
+    /// Opens a value in the legacy form (before fields were bound to their rows: base64, empty
+    /// associated data). Only the one-time store migration at start calls this.
+    pub(crate) fn open_legacy(&self, sealed: &str) -> Result<String, SealError> {
+        if sealed.starts_with(FIELD_PREFIX) {
+            return Err(SealError::Open);
+        }
         let bytes = STANDARD.decode(sealed).map_err(|_| SealError::Open)?;
         let plain = self.open_bytes(&bytes, b"")?;
         String::from_utf8(plain).map_err(|_| SealError::Open)
@@ -119,7 +186,8 @@ impl MasterKey {
     }
 }
 
-/// Writes a file readable by its owner only.
+/// Writes a new file readable by its owner only: created with mode 0600, then set to exactly
+/// 0600 whatever the umask.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -129,6 +197,11 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         options.mode(0o600);
     }
     let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     file.write_all(contents)?;
     file.sync_all()
 }
@@ -137,18 +210,69 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    const FIELD: SealedField = SealedField::AccessKeySecret {
+        account: "111122223333",
+        access_key_id: "AKIAEXAMPLE000000001",
+    };
+
     #[test]
     fn seal_round_trip_and_tamper() {
         let key = MasterKey::from_bytes([7; 32]);
-        let sealed = key.seal("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-        assert!(!sealed.contains("wJalr"));
+        let sealed = key.seal_field("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &FIELD);
+        assert!(sealed.starts_with("v1:") && !sealed.contains("wJalr"));
         assert_eq!(
-            key.open(&sealed).unwrap(),
+            key.open_field(&sealed, &FIELD).unwrap(),
             "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
         );
         let other = MasterKey::from_bytes([8; 32]);
-        assert!(other.open(&sealed).is_err());
-        assert!(key.open("AAAA").is_err());
+        assert!(other.open_field(&sealed, &FIELD).is_err());
+        assert!(key.open_field("v1:AAAA", &FIELD).is_err());
+        assert!(key.open_field("AAAA", &FIELD).is_err());
+    }
+
+    #[test]
+    fn a_sealed_field_opens_only_as_its_own_row_and_field() {
+        let key = MasterKey::from_bytes([7; 32]);
+        let sealed = key.seal_field("secret", &FIELD);
+        let others = [
+            SealedField::AccessKeySecret {
+                account: "111122223333",
+                access_key_id: "AKIAEXAMPLE000000002",
+            },
+            SealedField::AccessKeySecret {
+                account: "444455556666",
+                access_key_id: "AKIAEXAMPLE000000001",
+            },
+            SealedField::MfaSeed {
+                account: "111122223333",
+                device: "AKIAEXAMPLE000000001",
+            },
+            SealedField::ServerCertificateKey {
+                account: "111122223333",
+                certificate: "AKIAEXAMPLE000000001",
+            },
+            SealedField::SamlPrivateKey {
+                account: "111122223333",
+                provider: "p",
+                key_id: "AKIAEXAMPLE000000001",
+            },
+        ];
+        for other in &others {
+            assert!(key.open_field(&sealed, other).is_err(), "{other:?}");
+        }
+        // Nor does it open as the legacy form, nor as raw bytes with an empty context.
+        assert!(key.open_legacy(&sealed).is_err());
+        let raw = STANDARD.decode(&sealed[3..]).unwrap();
+        assert!(key.open_bytes(&raw, b"").is_err());
+    }
+
+    #[test]
+    fn the_legacy_form_opens_only_through_open_legacy() {
+        let key = MasterKey::from_bytes([7; 32]);
+        let legacy = STANDARD.encode(key.seal_bytes(b"old", b""));
+        assert_eq!(key.open_legacy(&legacy).unwrap(), "old");
+        assert!(key.open_field(&legacy, &FIELD).is_err());
+        assert!(key.open_field(&format!("v1:{legacy}"), &FIELD).is_err());
     }
 
     #[test]
@@ -158,10 +282,6 @@ mod tests {
         assert_eq!(key.open_bytes(&sealed, b"purpose A").unwrap(), b"hello");
         assert!(key.open_bytes(&sealed, b"purpose B").is_err());
         assert!(key.open_bytes(&sealed, b"").is_err());
-        // A value sealed without a context is the same format with an empty one.
-        let plain = STANDARD.decode(key.seal("x")).unwrap();
-        assert_eq!(key.open_bytes(&plain, b"").unwrap(), b"x");
-        assert!(key.open_bytes(&plain, b"purpose A").is_err());
         assert!(key.open_bytes(&sealed[..20], b"purpose A").is_err());
     }
 
@@ -170,9 +290,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("master.key");
         let a = MasterKey::load_or_create(&path).unwrap();
-        let sealed = a.seal("x");
+        let sealed = a.seal_field("x", &FIELD);
         let b = MasterKey::load_or_create(&path).unwrap();
-        assert_eq!(b.open(&sealed).unwrap(), "x");
+        assert_eq!(b.open_field(&sealed, &FIELD).unwrap(), "x");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

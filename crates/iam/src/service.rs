@@ -20,7 +20,7 @@ use crate::model::{
 use crate::seal::MasterKey;
 use crate::session::{SessionClaims, TokenError};
 use crate::state::{AccountState, IamState, Limits, Touched};
-use crate::store::Store;
+use crate::store::{Change, Store, StoreError, Table};
 
 /// The compiled policies of one principal, as the engine takes them.
 #[derive(Debug)]
@@ -242,9 +242,15 @@ pub struct IamService {
 pub struct RootCredentials {
     pub access_key_id: String,
     pub secret_access_key: Secret,
-    /// `true` when generated now (so they should be shown once and saved).
+    /// `true` when generated now (so they are saved to the 0600 root-credentials file; the
+    /// secret is never printed).
     pub generated: bool,
 }
+
+/// The store's record of the format its sealed values are in ([`Table::Meta`]).
+const SEALED_FORMAT_KEY: &str = "sealed_format";
+/// Every sealed field bound to its kind and row ([`crate::seal::SealedField`]).
+const SEALED_FORMAT: &str = "v1";
 
 impl IamService {
     /// Loads the state from `store`, with this deployment's quotas.
@@ -253,10 +259,35 @@ impl IamService {
         master_key: MasterKey,
         limits: Limits,
     ) -> IamResult<IamService> {
-        let rows = store
-            .load()
-            .map_err(|e| IamError::ServiceFailure(e.to_string()))?;
-        let mut state = IamState::from_rows(rows, &master_key).map_err(IamError::ServiceFailure)?;
+        let failure = |e: StoreError| IamError::ServiceFailure(e.to_string());
+        let rows = store.load().map_err(failure)?;
+        let migrated = store.meta(SEALED_FORMAT_KEY).map_err(failure)?;
+        let mut state = if migrated.as_deref() == Some(SEALED_FORMAT) {
+            IamState::from_rows(rows, &master_key, None).map_err(IamError::ServiceFailure)?
+        } else {
+            // The one-time migration: values sealed before they were bound to their rows
+            // (empty associated data) are opened, sealed again bound to their rows, and the
+            // store records that it holds only the current format (in the same transaction).
+            // From then on the legacy form is refused.
+            let mut legacy = Touched::default();
+            let state = IamState::from_rows(rows, &master_key, Some(&mut legacy))
+                .map_err(IamError::ServiceFailure)?;
+            let mut changes = legacy.changes(&state, &master_key)?;
+            changes.push(Change {
+                table: Table::Meta,
+                account_id: String::new(),
+                key: SEALED_FORMAT_KEY.to_owned(),
+                data: Some(SEALED_FORMAT.to_owned()),
+            });
+            store.commit(&changes).map_err(failure)?;
+            if !legacy.is_empty() {
+                tracing::info!(
+                    rows = legacy.len(),
+                    "sealed secrets of the legacy format sealed again, bound to their rows"
+                );
+            }
+            state
+        };
         state.limits = limits;
         Ok(IamService {
             snapshot: ArcSwap::from_pointee(Snapshot::new(state)),

@@ -8,13 +8,20 @@
 //! the role or its policies takes effect at once), and `aws:TokenIssueTime` lets a policy deny
 //! sessions issued before a given time.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Secret, Tag};
 use crate::seal::MasterKey;
 
-/// Marks our tokens (and their format version) ahead of the sealed body.
-const TOKEN_PREFIX: &str = "PCS1";
+/// Marks our tokens (and their format version) ahead of the sealed body. `PCS1` tokens were
+/// sealed without associated data; they no longer open.
+const TOKEN_PREFIX: &str = "PCS2";
+
+/// The associated data of a session token's seal: a token opens only as a token (never as a
+/// secret sealed at rest or an authorization message).
+const TOKEN_CONTEXT: &[u8] = b"portcullis/v1/session-token";
 
 /// Who a session acts as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +121,8 @@ impl SessionClaims {
     /// Seals the claims into a session token.
     pub fn seal(&self, key: &MasterKey) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();
-        format!("{TOKEN_PREFIX}{}", key.seal(&json))
+        let sealed = key.seal_bytes(json.as_bytes(), TOKEN_CONTEXT);
+        format!("{TOKEN_PREFIX}{}", STANDARD.encode(sealed))
     }
 
     /// Opens a token; checks it is intact and unexpired at `now` (unix seconds).
@@ -122,8 +130,12 @@ impl SessionClaims {
         let sealed = token
             .strip_prefix(TOKEN_PREFIX)
             .ok_or(TokenError::Invalid)?;
-        let json = key.open(sealed).map_err(|_| TokenError::Invalid)?;
-        let claims: SessionClaims = serde_json::from_str(&json).map_err(|_| TokenError::Invalid)?;
+        let bytes = STANDARD.decode(sealed).map_err(|_| TokenError::Invalid)?;
+        let json = key
+            .open_bytes(&bytes, TOKEN_CONTEXT)
+            .map_err(|_| TokenError::Invalid)?;
+        let claims: SessionClaims =
+            serde_json::from_slice(&json).map_err(|_| TokenError::Invalid)?;
         if now >= claims.expires_at {
             return Err(TokenError::Expired);
         }

@@ -13,7 +13,7 @@ use crate::model::{
     ManagedPolicy, OidcProvider, Role, SamlProvider, Secret, ServerCertificate, SigningCertificate,
     SshPublicKey, Timestamp, User, VirtualMfaDevice,
 };
-use crate::seal::MasterKey;
+use crate::seal::{MasterKey, SealError, SealedField};
 use crate::store::{Change, Row, Table};
 
 /// One account's entities. Users, groups and roles are keyed by lowercased name (names are
@@ -191,6 +191,11 @@ impl Touched {
         self.rows.is_empty()
     }
 
+    /// How many rows were touched.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
     /// The store changes that bring the store to `state` for every touched row.
     pub fn changes(&self, state: &IamState, key: &MasterKey) -> IamResult<Vec<Change>> {
         let json = |v: Result<String, serde_json::Error>| {
@@ -240,7 +245,13 @@ impl Touched {
                             user_name: k.user_name.clone(),
                             status: k.status,
                             create_date: k.create_date.clone(),
-                            secret_sealed: key.seal(k.secret.expose()),
+                            secret_sealed: key.seal_field(
+                                k.secret.expose(),
+                                &SealedField::AccessKeySecret {
+                                    account: account_id,
+                                    access_key_id: row_key,
+                                },
+                            ),
                             last_used: k.last_used.clone(),
                         }))
                     })
@@ -257,7 +268,16 @@ impl Touched {
                             private_keys_sealed: p
                                 .private_keys
                                 .iter()
-                                .map(|k| key.seal(k.key.expose()))
+                                .map(|k| {
+                                    key.seal_field(
+                                        k.key.expose(),
+                                        &SealedField::SamlPrivateKey {
+                                            account: account_id,
+                                            provider: row_key,
+                                            key_id: &k.key_id,
+                                        },
+                                    )
+                                })
                                 .collect(),
                         }))
                     })
@@ -267,7 +287,13 @@ impl Touched {
                     .map(|c| {
                         json(serde_json::to_string(&StoredServerCertificate {
                             certificate: c.clone(),
-                            private_key_sealed: key.seal(c.private_key.expose()),
+                            private_key_sealed: key.seal_field(
+                                c.private_key.expose(),
+                                &SealedField::ServerCertificateKey {
+                                    account: account_id,
+                                    certificate: row_key,
+                                },
+                            ),
                         }))
                     })
                     .transpose()?,
@@ -276,10 +302,18 @@ impl Touched {
                     .map(|d| {
                         json(serde_json::to_string(&StoredMfaDevice {
                             device: d.clone(),
-                            seed_sealed: key.seal(d.seed.expose()),
+                            seed_sealed: key.seal_field(
+                                d.seed.expose(),
+                                &SealedField::MfaSeed {
+                                    account: account_id,
+                                    device: row_key,
+                                },
+                            ),
                         }))
                     })
                     .transpose()?,
+                // Never touched through here: the store's own facts are written apart.
+                Table::Meta => continue,
             };
             out.push(Change {
                 table: *table,
@@ -292,9 +326,41 @@ impl Touched {
     }
 }
 
+/// Opens the sealed fields of stored rows: only in the current format, or, during the one-time
+/// migration, also in the legacy one (whose rows are then noted, to be sealed again).
+struct Opener<'a> {
+    key: &'a MasterKey,
+    legacy: Option<&'a mut Touched>,
+}
+
+impl Opener<'_> {
+    fn open(&mut self, sealed: &str, field: &SealedField, row: &Row) -> Result<String, SealError> {
+        match self.key.open_field(sealed, field) {
+            Ok(plain) => Ok(plain),
+            Err(e) => match &mut self.legacy {
+                Some(touched) => {
+                    let plain = self.key.open_legacy(sealed)?;
+                    touched
+                        .rows
+                        .insert((row.table, row.account_id.clone(), row.key.clone()));
+                    Ok(plain)
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
+
 impl IamState {
-    /// Rebuilds the state from stored rows, opening sealed secrets with `key`.
-    pub fn from_rows(rows: Vec<Row>, key: &MasterKey) -> Result<IamState, String> {
+    /// Rebuilds the state from stored rows, opening sealed secrets with `key`, bound to their
+    /// rows. With `legacy` (the one-time migration only), values sealed in the legacy form
+    /// (empty associated data) are opened too, and their rows are noted in `legacy`.
+    pub fn from_rows(
+        rows: Vec<Row>,
+        key: &MasterKey,
+        legacy: Option<&mut Touched>,
+    ) -> Result<IamState, String> {
+        let mut opener = Opener { key, legacy };
         let mut state = IamState::default();
         for row in rows {
             let bad = |e: serde_json::Error| {
@@ -354,8 +420,18 @@ impl IamState {
                 }
                 Table::AccessKeys => {
                     let stored: StoredAccessKey = serde_json::from_str(&row.data).map_err(bad)?;
-                    let secret = key
-                        .open(&stored.secret_sealed)
+                    if stored.access_key_id != row.key {
+                        return Err(format!(
+                            "access_keys row {}/{} holds access key {}",
+                            row.account_id, row.key, stored.access_key_id
+                        ));
+                    }
+                    let field = SealedField::AccessKeySecret {
+                        account: &row.account_id,
+                        access_key_id: &row.key,
+                    };
+                    let secret = opener
+                        .open(&stored.secret_sealed, &field, &row)
                         .map_err(|e| format!("access key {}: {e}", stored.access_key_id))?;
                     state.access_keys.insert(
                         stored.access_key_id.clone(),
@@ -391,8 +467,14 @@ impl IamState {
                         .iter_mut()
                         .zip(&stored.private_keys_sealed)
                     {
+                        let field = SealedField::SamlPrivateKey {
+                            account: &row.account_id,
+                            provider: &row.key,
+                            key_id: &k.key_id,
+                        };
                         k.key = Secret::new(
-                            key.open(sealed)
+                            opener
+                                .open(sealed, &field, &row)
                                 .map_err(|e| format!("SAML provider {}: {e}", provider.name))?,
                         );
                     }
@@ -402,19 +484,30 @@ impl IamState {
                     let stored: StoredServerCertificate =
                         serde_json::from_str(&row.data).map_err(bad)?;
                     let mut certificate = stored.certificate;
-                    certificate.private_key =
-                        Secret::new(key.open(&stored.private_key_sealed).map_err(|e| {
-                            format!("server certificate {}: {e}", certificate.name)
-                        })?);
+                    let field = SealedField::ServerCertificateKey {
+                        account: &row.account_id,
+                        certificate: &row.key,
+                    };
+                    certificate.private_key = Secret::new(
+                        opener
+                            .open(&stored.private_key_sealed, &field, &row)
+                            .map_err(|e| format!("server certificate {}: {e}", certificate.name))?,
+                    );
                     account
                         .server_certificates
                         .insert(row.key.clone(), certificate);
                 }
+                Table::Meta => {}
                 Table::MfaDevices => {
                     let stored: StoredMfaDevice = serde_json::from_str(&row.data).map_err(bad)?;
                     let mut device = stored.device;
+                    let field = SealedField::MfaSeed {
+                        account: &row.account_id,
+                        device: &row.key,
+                    };
                     device.seed = Secret::new(
-                        key.open(&stored.seed_sealed)
+                        opener
+                            .open(&stored.seed_sealed, &field, &row)
                             .map_err(|e| format!("MFA device {}: {e}", device.name))?,
                     );
                     account.mfa_devices.insert(row.key.clone(), device);

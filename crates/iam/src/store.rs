@@ -23,6 +23,9 @@ pub enum Table {
     SamlProviders,
     ServerCertificates,
     MfaDevices,
+    /// The store's own facts (such as the format of its sealed values), under account `""`;
+    /// not an entity table, so not in [`Table::ALL`] and not loaded.
+    Meta,
 }
 
 impl Table {
@@ -57,6 +60,7 @@ impl Table {
             Table::SamlProviders => "saml_providers",
             Table::ServerCertificates => "server_certificates",
             Table::MfaDevices => "mfa_devices",
+            Table::Meta => "meta",
         }
     }
 }
@@ -96,6 +100,8 @@ pub trait Store: Send + Sync {
     fn load(&self) -> Result<Vec<Row>, StoreError>;
     /// Applies `changes` atomically.
     fn commit(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// A [`Table::Meta`] value.
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// The schema, by version: `PRAGMA user_version` says how many have been applied.
@@ -117,6 +123,8 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE server_certificates (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 ", "
     CREATE TABLE mfa_devices (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+", "
+    CREATE TABLE meta (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 "];
 
 /// The embedded store: one SQLite file in WAL mode.
@@ -200,6 +208,16 @@ impl Store for SqliteStore {
         tx.commit()?;
         Ok(())
     }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare("SELECT data FROM meta WHERE account_id = '' AND key = ?1")?;
+        let mut rows = stmt.query(params![key])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(row.get(0)?)),
+            None => Ok(None),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -241,5 +259,22 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].key, "bob");
         assert_eq!(rows[0].data, "{\"a\":1}");
+    }
+
+    #[test]
+    fn meta_values_are_committed_and_read_back_but_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("iam.db")).unwrap();
+        assert_eq!(store.meta("sealed_format").unwrap(), None);
+        store
+            .commit(&[Change {
+                table: Table::Meta,
+                account_id: String::new(),
+                key: "sealed_format".into(),
+                data: Some("v1".into()),
+            }])
+            .unwrap();
+        assert_eq!(store.meta("sealed_format").unwrap().as_deref(), Some("v1"));
+        assert!(store.load().unwrap().is_empty());
     }
 }

@@ -144,6 +144,8 @@ async fn run(seconds: f64) {
         master_key_file: None,
         limits: portcullis_server::Limits { max_users: 20_000 },
         regions: Vec::new(),
+        tls: None,
+        trusted_proxies: Vec::new(),
     })
     .await
     .expect("server starts");

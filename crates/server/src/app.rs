@@ -32,6 +32,9 @@ pub struct AppState {
     /// The regions this deployment serves: a signature must be scoped to one of them (any
     /// region when empty).
     pub regions: Vec<String>,
+    /// TLS and trusted proxies: where a request comes from (`aws:SourceIp`,
+    /// `aws:SecureTransport`).
+    pub transport: crate::transport::Transport,
 }
 
 impl AppState {
@@ -144,14 +147,15 @@ fn handle(
     };
     let fail = |e: ApiError| (e.status, e.to_xml(namespace, request_id));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let client = state.transport.client(peer, headers);
     let mut env = RequestEnv {
-        source_ip: peer.ip().to_string(),
+        source_ip: client.ip.to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
-        secure_transport: false,
+        secure_transport: client.secure,
         now,
         region: state.default_region().to_owned(),
     };

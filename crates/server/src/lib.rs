@@ -8,9 +8,12 @@ mod app;
 mod auth;
 mod authz;
 mod error;
+mod files;
 mod iam_api;
 mod query;
 mod sts_api;
+mod tls;
+mod transport;
 mod web_identity;
 mod xml;
 
@@ -18,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use portcullis_iam::IamService;
 use portcullis_iam::model::Secret;
 use portcullis_iam::seal::{MasterKey, write_private_file};
@@ -28,6 +32,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use app::MAX_BODY_BYTES;
+pub use ipnet::IpNet;
+pub use tls::TlsFiles;
+pub use transport::parse_trusted_proxy;
 
 /// How often recorded access-key uses are written to the store (and at shutdown).
 const KEY_USE_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -56,6 +63,11 @@ pub struct ServerConfig {
     /// The regions served: every request's signature must be scoped to one of them. Empty:
     /// any region.
     pub regions: Vec<String>,
+    /// Serve HTTPS with this certificate chain and key (plain HTTP when `None`).
+    pub tls: Option<TlsFiles>,
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (see
+    /// `transport.rs`); empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// Why the server could not start.
@@ -73,14 +85,25 @@ pub enum StartError {
     Listen { addr: SocketAddr, message: String },
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error(
+        "{path} has mode {mode}: a file holding secrets must be readable and writable by its owner only (chmod 600 {path})"
+    )]
+    FileMode { path: String, mode: String },
 }
 
 /// A started server.
 pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub account_id: String,
-    /// Root credentials generated at this start (shown once), if any.
+    /// Root credentials generated at this start, if any: saved in `root_credentials_file`
+    /// (mode 0600); the secret is never printed or logged.
     pub new_root_credentials: Option<(String, Secret)>,
+    /// Where generated root credentials are saved (`<data-dir>/root-credentials`).
+    pub root_credentials_file: PathBuf,
+    /// Serving HTTPS.
+    pub tls: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     state: Arc<app::AppState>,
@@ -137,13 +160,18 @@ fn dir_error(path: &Path, e: impl ToString) -> StartError {
 
 /// Opens everything and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| dir_error(&config.data_dir, e))?;
+    files::prepare_data_dir(&config.data_dir)?;
     let key_path = config
         .master_key_file
         .clone()
         .unwrap_or_else(|| config.data_dir.join("master.key"));
+    let credentials_path = config.data_dir.join("root-credentials");
+    files::check_private(&key_path)?;
+    files::check_private(&credentials_path)?;
     let master_key = MasterKey::load_or_create(&key_path)?;
-    let store = SqliteStore::open(&config.data_dir.join("portcullis.db"))?;
+    let db_path = config.data_dir.join("portcullis.db");
+    files::prepare_database(&db_path)?;
+    let store = SqliteStore::open(&db_path)?;
     let service = IamService::open(Box::new(store), master_key, config.limits)?;
 
     let existing = service.account_ids();
@@ -172,7 +200,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let created = service.bootstrap(&account_id, preset)?;
     let new_root_credentials = match created {
         Some(c) if c.generated => {
-            let path = config.data_dir.join("root-credentials");
+            let path = credentials_path;
             let text = format!(
                 "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
                 c.access_key_id,
@@ -184,6 +212,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         _ => None,
     };
 
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen {
@@ -198,6 +227,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         service,
         jwks: web_identity::JwksCache::new(),
         regions: config.regions.clone(),
+        transport: transport::Transport {
+            tls: acceptor.is_some(),
+            trusted_proxies: config.trusted_proxies.clone(),
+        },
     });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
@@ -214,11 +247,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let task_state = state.clone();
     let task = tokio::spawn(async move {
         let state = task_state;
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        let stop = async {
+            let _ = rx.await;
+        };
+        let served = match acceptor {
+            None => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            Some(acceptor) => match tls::TlsListener::new(listener, acceptor) {
+                // `tap_io` only so that `ConnectInfo<SocketAddr>` works for this listener.
+                Ok(tls) => {
+                    axum::serve(tls.tap_io(|_| ()), router)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+        };
         if let Err(e) = served {
             tracing::error!(error = %e, "server stopped with an error");
         }
@@ -229,6 +276,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         local_addr,
         account_id,
         new_root_credentials,
+        root_credentials_file: config.data_dir.join("root-credentials"),
+        tls: config.tls.is_some(),
         shutdown: Some(tx),
         task,
         state,

@@ -352,7 +352,7 @@ async fn decoding_needs_the_permission_and_an_intact_message() {
     let token = creds.credentials().unwrap().session_token().to_owned();
     let err = auditor
         .decode_authorization_message()
-        .encoded_message(token.trim_start_matches("PCS1"))
+        .encoded_message(token.trim_start_matches("PCS2"))
         .send()
         .await
         .expect_err("a token is not a message");

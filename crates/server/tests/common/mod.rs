@@ -30,7 +30,7 @@ impl TestServer {
     /// A server whose configuration `configure` changes from the tests' default.
     pub async fn start_configured(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = test_config(dir.path().to_path_buf());
+        let mut config = test_config(dir.path());
         configure(&mut config);
         let server = start(config).await.expect("server starts");
         TestServer {
@@ -138,21 +138,8 @@ impl TestServer {
     }
 }
 
-/// The tests' configuration: the test account and root credentials, any port of 127.0.0.1.
-fn test_config(dir: PathBuf) -> ServerConfig {
-    ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        data_dir: dir,
-        account_id: Some(ACCOUNT.to_owned()),
-        root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
-        master_key_file: None,
-        limits: Limits::default(),
-        regions: Vec::new(),
-    }
-}
-
 async fn start_in(dir: PathBuf, limits: Limits) -> RunningServer {
-    let mut config = test_config(dir);
+    let mut config = test_config(&dir);
     config.limits = limits;
     start(config).await.expect("server starts")
 }
@@ -175,4 +162,31 @@ where
             (code, status)
         }
     }
+}
+
+/// The configuration tests start with: 127.0.0.1, an ephemeral port, the test account and root
+/// credentials, plain HTTP, no trusted proxies.
+pub fn test_config(dir: &std::path::Path) -> ServerConfig {
+    ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: dir.to_path_buf(),
+        account_id: Some(ACCOUNT.to_owned()),
+        root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
+        master_key_file: None,
+        limits: Limits::default(),
+        tls: None,
+        trusted_proxies: Vec::new(),
+        regions: Vec::new(),
+    }
+}
+
+/// An IAM client of `endpoint` (any server, not only a [`TestServer`]).
+pub fn iam_at(endpoint: &str, key: &str, secret: &str) -> aws_sdk_iam::Client {
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
 }
