@@ -59,6 +59,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         master_key_file: std::env::var_os("PORTCULLIS_MASTER_KEY_FILE").map(PathBuf::from),
         limits: portcullis_server::Limits {
             max_users: args.max_users,
+            ..portcullis_server::Limits::default()
         },
     };
     let mut server = match start(config).await {

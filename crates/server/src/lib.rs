@@ -194,6 +194,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let state = Arc::new(app::AppState {
         service,
         jwks: web_identity::JwksCache::new(),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(app::MAX_IN_FLIGHT)),
     });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();

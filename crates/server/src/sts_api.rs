@@ -137,9 +137,13 @@ fn verify_mfa(call: &StsCall<'_>) -> Result<Option<i64>, ApiError> {
     };
     let now = call.env.now;
     let account = call.caller.account_id.clone();
-    call.service.write(|state, touched| {
-        mfa::check_user_code(state, touched, &account, &user, serial, code, now)
-    })?;
+    // Checked against the snapshot first; a locked device is refused like a wrong code.
+    call.service.write_with_mfa_code(
+        mfa::CodeKind::SignIn,
+        &account,
+        serial,
+        |state, touched| mfa::check_user_code(state, touched, &account, &user, serial, code, now),
+    )?;
     Ok(Some(now))
 }
 

@@ -91,7 +91,11 @@ async fn invalid_names_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn the_user_quota_is_enforced() {
-    let server = TestServer::start_with(portcullis_server::Limits { max_users: 3 }).await;
+    let server = TestServer::start_with(portcullis_server::Limits {
+        max_users: 3,
+        ..portcullis_server::Limits::default()
+    })
+    .await;
     let iam = server.root();
     for i in 0..3 {
         iam.create_user()

@@ -43,7 +43,7 @@ pub fn device_key(path: &str, name: &str) -> String {
 
 /// The key of the device `serial` would name in `account_id`, if it is a virtual MFA device
 /// ARN of that account.
-fn key_of_serial(account_id: &str, serial: &str) -> Option<String> {
+pub fn key_of_serial(account_id: &str, serial: &str) -> Option<String> {
     let rest = serial.strip_prefix("arn:aws:iam::")?;
     let (account, resource) = rest.split_once(':')?;
     let resource = resource.strip_prefix("mfa/")?;
@@ -256,6 +256,26 @@ pub fn create_virtual_mfa_device(
         seed_base32: Secret::new(seed),
         qr_png: qr,
     })
+}
+
+/// Which check a code is offered to, and so which error a wrong code (or a locked device,
+/// see [`crate::attempts`]) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeKind {
+    /// EnableMFADevice, ResyncMFADevice: `InvalidAuthenticationCode`.
+    Sync,
+    /// STS sign-in (GetSessionToken, AssumeRole): `AccessDenied`.
+    SignIn,
+}
+
+impl CodeKind {
+    /// The error of a wrong code.
+    pub fn wrong_code(self) -> IamError {
+        match self {
+            CodeKind::Sync => invalid_codes(),
+            CodeKind::SignIn => invalid_one_time_code(),
+        }
+    }
 }
 
 fn invalid_codes() -> IamError {

@@ -95,29 +95,8 @@ impl TestServer {
 
     /// A user with an access key and the given inline policy; returns its IAM client.
     pub async fn user_with_policy(&self, name: &str, policy: Option<&str>) -> aws_sdk_iam::Client {
-        let root = self.root();
-        root.create_user()
-            .user_name(name)
-            .send()
-            .await
-            .expect("create user");
-        if let Some(doc) = policy {
-            root.put_user_policy()
-                .user_name(name)
-                .policy_name("inline")
-                .policy_document(doc)
-                .send()
-                .await
-                .expect("put user policy");
-        }
-        let key = root
-            .create_access_key()
-            .user_name(name)
-            .send()
-            .await
-            .expect("create access key");
-        let key = key.access_key().expect("access key");
-        self.iam(key.access_key_id(), key.secret_access_key())
+        let (key, secret) = self.user_keys(name, policy).await;
+        self.iam(&key, &secret)
     }
 }
 
@@ -151,5 +130,47 @@ where
                 .to_owned();
             (code, status)
         }
+    }
+}
+
+/// The current 30-second TOTP time step.
+pub fn now_step() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+        / 30
+}
+
+impl TestServer {
+    /// A user with an access key and the given inline policy; returns (access key id,
+    /// secret).
+    pub async fn user_keys(&self, name: &str, policy: Option<&str>) -> (String, String) {
+        let root = self.root();
+        root.create_user()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create user");
+        if let Some(doc) = policy {
+            root.put_user_policy()
+                .user_name(name)
+                .policy_name("inline")
+                .policy_document(doc)
+                .send()
+                .await
+                .expect("put user policy");
+        }
+        let out = root
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create access key");
+        let key = out.access_key().expect("access key");
+        (
+            key.access_key_id().to_owned(),
+            key.secret_access_key().to_owned(),
+        )
     }
 }
