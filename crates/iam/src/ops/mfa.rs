@@ -11,6 +11,10 @@
 //! ±[`SYNC_WINDOW_STEPS`] steps of our clock and remember where the device's clock stands
 //! (`drift_steps`); a sign-in code ([`check_code`]) is accepted within ±[`SIGN_IN_WINDOW_STEPS`]
 //! of our clock corrected by that drift.
+//!
+//! Every operation that checks a code runs through
+//! [`crate::IamService::write_with_mfa_code`]: checked against the snapshot first, outside the
+//! writer lock, and refused while the device is locked after repeated wrong codes.
 
 use crate::error::{IamError, IamResult};
 use crate::model::{Secret, Tag, VirtualMfaDevice};
@@ -507,9 +511,10 @@ fn invalid_one_time_code() -> IamError {
 /// (GetSessionToken, AssumeRole, ...): the device must be enabled for a user of `account_id`;
 /// the code must be that of a time step within ±1 of now (corrected by the device's drift)
 /// and newer than any code the device has accepted. On success the step is recorded (the
-/// code cannot be used again) and the device's row is marked touched: call it inside
-/// [`crate::IamService::write`]. Errors are STS's `AccessDenied` messages; nothing changes
-/// on error.
+/// code cannot be used again) and the device's row is marked touched: call it through
+/// [`crate::IamService::write_with_mfa_code`] with [`CodeKind::SignIn`] (which also applies
+/// the device's lock, see [`crate::attempts`]). Errors are STS's `AccessDenied` messages;
+/// nothing changes on error.
 ///
 /// STS must also check that the device belongs to the caller: [`check_user_code`] does both.
 pub fn check_code(
