@@ -73,6 +73,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         master_key_file: std::env::var_os("PORTCULLIS_MASTER_KEY_FILE").map(PathBuf::from),
         limits: portcullis_server::Limits {
             max_users: args.max_users,
+            ..portcullis_server::Limits::default()
         },
         regions: args.regions,
         tls: match (args.tls_cert, args.tls_key) {

@@ -55,6 +55,9 @@ pub enum IamError {
     /// MFA codes that do not match the device (EnableMFADevice, ResyncMFADevice).
     #[error("{0}")]
     InvalidAuthenticationCode(String),
+    /// Too many requests of one kind (AWS's `Throttling`, "Rate exceeded").
+    #[error("{0}")]
+    Throttling(String),
 }
 
 impl IamError {
@@ -85,6 +88,7 @@ impl IamError {
             IamError::DuplicateCertificate(_) => "DuplicateCertificate",
             IamError::KeyPairMismatch(_) => "KeyPairMismatch",
             IamError::InvalidAuthenticationCode(_) => "InvalidAuthenticationCode",
+            IamError::Throttling(_) => "Throttling",
         }
     }
 

@@ -3,6 +3,7 @@
 //! [`Store`](store::Store) they persist to; the session tokens of STS; and the snapshot the
 //! authorization path reads. Knows nothing of HTTP.
 
+pub mod attempts;
 pub mod authz_message;
 pub mod aws_managed;
 pub mod error;

@@ -7,6 +7,7 @@
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use subtle::ConstantTimeEq;
 
 use crate::error::{IamError, IamResult};
 use crate::model::{PasswordPolicy, Timestamp};
@@ -112,13 +113,16 @@ pub fn check_policy(
     Ok(())
 }
 
-/// Whether `password` is one of the last `n` passwords in `history` (oldest first).
-pub fn reused(history: &[String], n: usize, password: &str) -> bool {
-    history
-        .iter()
-        .rev()
-        .take(n)
-        .any(|hash| verify(hash, password))
+/// Whether `password` is one of the last `n` passwords in `history` (oldest first). `known`
+/// is a (hash, password) pair already verified (ChangePassword's current password): that
+/// entry is compared as text, in constant time, instead of being hashed again.
+pub fn reused(history: &[String], n: usize, password: &str, known: Option<(&str, &str)>) -> bool {
+    history.iter().rev().take(n).any(|hash| match known {
+        Some((known_hash, known_password)) if hash == known_hash => {
+            bool::from(known_password.as_bytes().ct_eq(password.as_bytes()))
+        }
+        _ => verify(hash, password),
+    })
 }
 
 /// The argon2id PHC string of `password`, with a fresh random salt.
@@ -209,8 +213,11 @@ mod tests {
         assert!(!verify("not a hash", "x"));
         let h2 = hash("second-Password1").unwrap();
         let history = vec![h1, h2];
-        assert!(reused(&history, 2, "first-Password1"));
-        assert!(!reused(&history, 1, "first-Password1"));
+        assert!(reused(&history, 2, "first-Password1", None));
+        assert!(!reused(&history, 1, "first-Password1", None));
+        let last = history[history.len() - 1].as_str();
+        assert!(reused(&history, 1, "same", Some((last, "same"))));
+        assert!(!reused(&history, 1, "other", Some((last, "same"))));
     }
 
     #[test]

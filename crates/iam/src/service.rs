@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use portcullis_policy::{LabeledPolicy, PolicySet};
 
+use crate::attempts::Attempts;
 use crate::aws_managed::aws_managed;
 use crate::error::{IamError, IamResult};
 use crate::model::{
@@ -235,6 +236,8 @@ pub struct IamService {
     key_uses: Mutex<HashMap<String, AccessKeyLastUsed>>,
     /// Role uses not yet written, by (account, lowercased role name); flushed with key uses.
     role_uses: Mutex<HashMap<(String, String), RoleLastUsed>>,
+    /// Failed MFA codes and password verifications (in memory, per process).
+    attempts: Attempts,
 }
 
 /// Root credentials made or adopted at first start.
@@ -289,6 +292,11 @@ impl IamService {
             state
         };
         state.limits = limits;
+        let attempts = Attempts::new(
+            limits.mfa_max_failures,
+            limits.mfa_lockout,
+            limits.password_checks_per_minute,
+        );
         Ok(IamService {
             snapshot: ArcSwap::from_pointee(Snapshot::new(state)),
             writer: Mutex::new(()),
@@ -296,7 +304,13 @@ impl IamService {
             master_key,
             key_uses: Mutex::new(HashMap::new()),
             role_uses: Mutex::new(HashMap::new()),
+            attempts,
         })
+    }
+
+    /// The bounds on guessing credentials (MFA lockout, password verifications).
+    pub fn attempts(&self) -> &Attempts {
+        &self.attempts
     }
 
     /// Notes that `access_key_id` was just used (no store write on the request path).
@@ -451,6 +465,42 @@ impl IamService {
         }
         self.snapshot.store(Arc::new(Snapshot::new(state)));
         Ok(out)
+    }
+
+    /// [`IamService::write`] for an operation that checks a code of the MFA device `serial`
+    /// of `account_id` (`kind` says which error a wrong code is). A locked device is refused
+    /// with that same error. The code is checked first against the current snapshot, outside
+    /// the writer lock, so a wrong code neither waits for nor takes the lock and changes
+    /// nothing; only a right one is run again (the race re-checked) inside `write`, where it
+    /// moves the device's last used step.
+    pub fn write_with_mfa_code<T>(
+        &self,
+        kind: crate::ops::mfa::CodeKind,
+        account_id: &str,
+        serial: &str,
+        change: impl Fn(&mut IamState, &mut Touched) -> IamResult<T>,
+    ) -> IamResult<T> {
+        let attempt = match crate::ops::mfa::key_of_serial(account_id, serial) {
+            Some(device) => Some(
+                self.attempts
+                    .mfa_begin(account_id, &device)
+                    .ok_or_else(|| kind.wrong_code())?,
+            ),
+            None => None,
+        };
+        let settle = |result: IamResult<T>| {
+            match (&result, attempt) {
+                (Err(e), Some(a)) if *e == kind.wrong_code() => a.failed(),
+                (Ok(_), Some(a)) => a.succeeded(),
+                _ => {}
+            }
+            result
+        };
+        let mut scratch = self.snapshot.load().state.clone();
+        if let Err(e) = change(&mut scratch, &mut Touched::default()) {
+            return settle(Err(e));
+        }
+        settle(self.write(&change))
     }
 
     /// Creates the account (if missing) and its root access key: `preset` when given (and not

@@ -53,16 +53,28 @@ pub struct IamState {
     pub limits: Limits,
 }
 
-/// Account quotas an operator may raise above AWS's defaults.
+/// Account quotas an operator may raise above AWS's defaults, and the bounds on guessing
+/// credentials (see [`crate::attempts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Users per account (AWS: 5,000).
     pub max_users: usize,
+    /// Consecutive wrong codes that lock an MFA device.
+    pub mfa_max_failures: u32,
+    /// How long a locked MFA device refuses every code.
+    pub mfa_lockout: std::time::Duration,
+    /// Password verifications (ChangePassword's `OldPassword`) per user per minute.
+    pub password_checks_per_minute: u32,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_users: 5_000 }
+        Limits {
+            max_users: 5_000,
+            mfa_max_failures: crate::attempts::MFA_MAX_FAILURES,
+            mfa_lockout: crate::attempts::MFA_LOCKOUT,
+            password_checks_per_minute: crate::attempts::PASSWORD_CHECKS_PER_MINUTE,
+        }
     }
 }
 

@@ -142,7 +142,10 @@ async fn run(seconds: f64) {
         account_id: Some("111122223333".into()),
         root_credentials: Some((ROOT_KEY.into(), ROOT_SECRET.into())),
         master_key_file: None,
-        limits: portcullis_server::Limits { max_users: 20_000 },
+        limits: portcullis_server::Limits {
+            max_users: 20_000,
+            ..portcullis_server::Limits::default()
+        },
         regions: Vec::new(),
         tls: None,
         trusted_proxies: Vec::new(),

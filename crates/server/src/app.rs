@@ -3,15 +3,18 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use portcullis_iam::IamService;
 use portcullis_iam::ids::new_request_id;
+use portcullis_iam::model::KeyStatus;
 use portcullis_sigv4::Request as SignedRequest;
 
 use crate::auth::{Api, ExpectedScope, authenticate};
@@ -23,6 +26,20 @@ use crate::sts_api;
 /// The largest request body accepted: room for the largest IAM input (SAML metadata, up to
 /// 10,000,000 characters), nothing more.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest body read from a request that does not carry SigV4 authentication by a key
+/// that exists (or a session token that opens): AssumeRoleWithWebIdentity, the one unsigned
+/// action, needs far less (a 20,000-character token, a 2,048-character policy).
+pub const MAX_UNAUTHENTICATED_BODY_BYTES: usize = 64 * 1024;
+/// The longest a request body may take to arrive.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a whole API request may take (body, authentication, the action).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most API requests served at once; more wait up to [`QUEUE_WAIT`], then get 503.
+pub const MAX_IN_FLIGHT: usize = 256;
+/// How long a request waits for one of the [`MAX_IN_FLIGHT`] slots.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(1);
+/// The most characters of a value from the network that a log line carries.
+pub const MAX_LOG_FIELD: usize = 128;
 
 /// Shared by every request.
 pub struct AppState {
@@ -35,6 +52,9 @@ pub struct AppState {
     /// TLS and trusted proxies: where a request comes from (`aws:SourceIp`,
     /// `aws:SecureTransport`).
     pub transport: crate::transport::Transport,
+    /// Slots for API requests in flight ([`MAX_IN_FLIGHT`]). A slot is held until the
+    /// request's work ends, even when its client was answered by a timeout.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -42,6 +62,15 @@ impl AppState {
     /// region served, else `us-east-1`.
     fn default_region(&self) -> &str {
         self.regions.first().map_or("us-east-1", String::as_str)
+    }
+}
+
+/// `value` cut to at most `max` characters (with `…` when cut), for a log line: fields that
+/// come from the network are logged through it.
+pub fn log_field(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(max) {
+        None => value.into(),
+        Some((end, _)) => format!("{}…", &value[..end]).into(),
     }
 }
 
@@ -71,46 +100,140 @@ fn xml_response(status: u16, body: String, request_id: &str) -> Response {
     response
 }
 
+fn error_response(e: &ApiError, request_id: &str) -> Response {
+    xml_response(
+        e.status,
+        e.to_xml(iam_api::NAMESPACE, request_id),
+        request_id,
+    )
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        "RequestEntityTooLarge",
+        413,
+        format!("The request body exceeds the maximum of {limit} bytes."),
+    )
+}
+
 async fn api(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
     let request_id = new_request_id();
-    let (parts, body) = request.into_parts();
-    let body = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
+    // A slot first: a flood waits briefly, then is told to come back (SDKs retry 503).
+    let slot = state.in_flight.clone().acquire_owned();
+    let Ok(Ok(slot)) = tokio::time::timeout(QUEUE_WAIT, slot).await else {
+        let e = ApiError::new(
+            "ServiceUnavailable",
+            503,
+            "The service is busy; retry the request.",
+        );
+        return error_response(&e, &request_id);
+    };
+    let served = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        serve(state.clone(), slot, peer, request, &request_id),
+    );
+    match served.await {
+        Ok(response) => response,
         Err(_) => {
             let e = ApiError::new(
-                "RequestEntityTooLarge",
-                413,
-                format!("The request body exceeds the maximum of {MAX_BODY_BYTES} bytes."),
+                "ServiceUnavailable",
+                503,
+                "The request took too long to serve; retry it.",
             );
-            return xml_response(
-                e.status,
-                e.to_xml(iam_api::NAMESPACE, &request_id),
-                &request_id,
+            error_response(&e, &request_id)
+        }
+    }
+}
+
+/// Whether the request carries SigV4 authentication (header or presigned query) by a long-term
+/// key that exists and is active, or with a session token that opens for its key id. Only
+/// such a request may send more than [`MAX_UNAUTHENTICATED_BODY_BYTES`]; the signature itself
+/// is verified later, over the whole request.
+fn claims_known_credentials(state: &AppState, parts: &Parts) -> bool {
+    let query = parts.uri.query().unwrap_or_default();
+    let mut request = SignedRequest::new(parts.method.as_str(), parts.uri.path(), query);
+    for (name, value) in &parts.headers {
+        request.push_header(name.as_str(), value.as_bytes());
+    }
+    let Ok(auth) = portcullis_sigv4::parse(&request) else {
+        return false;
+    };
+    match auth.session_token() {
+        Some(token) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            state
+                .service
+                .open_session(token, now)
+                .is_ok_and(|claims| claims.access_key_id == auth.access_key_id())
+        }
+        None => state
+            .service
+            .snapshot()
+            .state
+            .access_keys
+            .get(auth.access_key_id())
+            .is_some_and(|k| k.status == KeyStatus::Active),
+    }
+}
+
+/// Reads the body (within its limit and [`BODY_TIMEOUT`]) and runs the request.
+async fn serve(
+    state: Arc<AppState>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    peer: SocketAddr,
+    request: Request<Body>,
+    request_id: &str,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let limit = if claims_known_credentials(&state, &parts) {
+        MAX_BODY_BYTES
+    } else {
+        MAX_UNAUTHENTICATED_BODY_BYTES
+    };
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return error_response(&too_large(limit), request_id);
+    }
+    let body = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, limit)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return error_response(&too_large(limit), request_id),
+        Err(_) => {
+            let e = ApiError::new(
+                "RequestTimeout",
+                400,
+                "The request body was not received within the time allowed.",
             );
+            return error_response(&e, request_id);
         }
     };
     let method = parts.method.clone();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let headers = parts.headers;
-    let rid = request_id.clone();
+    let rid = request_id.to_owned();
     let answer = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         handle(&state, &method, &path, &query, &headers, &body, peer, &rid)
     })
     .await;
     match answer {
-        Ok((status, xml)) => xml_response(status, xml, &request_id),
+        Ok((status, xml)) => xml_response(status, xml, request_id),
         Err(_) => {
             let e = ApiError::new(
                 "ServiceFailure",
                 500,
                 "The request failed inside the service.",
             );
-            xml_response(500, e.to_xml(iam_api::NAMESPACE, &request_id), &request_id)
+            error_response(&e, request_id)
         }
     }
 }
@@ -164,17 +287,17 @@ fn handle(
     if matches!(api, Api::Sts) && params.get("Action") == Some(WEB_IDENTITY_ACTION) {
         let result =
             sts_api::assume_role_with_web_identity(&params, &state.service, &state.jwks, &env);
-        let role = params.get("RoleArn").unwrap_or_default();
+        let role = log_field(params.get("RoleArn").unwrap_or_default(), MAX_LOG_FIELD);
         return match result {
             Ok(xml) => {
-                tracing::info!(action = WEB_IDENTITY_ACTION, role, "allowed");
+                tracing::info!(action = WEB_IDENTITY_ACTION, role = %role, "allowed");
                 (
                     200,
                     xml.into_response(WEB_IDENTITY_ACTION, namespace, request_id),
                 )
             }
             Err(e) => {
-                tracing::info!(action = WEB_IDENTITY_ACTION, role, code = e.code, "refused");
+                tracing::info!(action = WEB_IDENTITY_ACTION, role = %role, code = e.code, "refused");
                 fail(e)
             }
         };
@@ -230,14 +353,34 @@ fn handle(
         Api::Iam => iam_api::dispatch(&action, &params, &caller, &state.service, &env),
         Api::Sts => sts_api::dispatch(&action, &params, &caller, &state.service, &env),
     });
+    let logged_action = log_field(&action, MAX_LOG_FIELD);
     match result {
         Ok(xml) => {
-            tracing::info!(action, caller = %caller.arn, access_key = %caller.access_key_id, "allowed");
+            tracing::info!(action = %logged_action, caller = %caller.arn, access_key = %caller.access_key_id, "allowed");
             (200, xml.into_response(&action, namespace, request_id))
         }
         Err(e) => {
-            tracing::info!(action, caller = %caller.arn, access_key = %caller.access_key_id, code = e.code, "refused");
+            tracing::info!(action = %logged_action, caller = %caller.arn, access_key = %caller.access_key_id, code = e.code, "refused");
             fail(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_fields_are_cut_to_their_bound() {
+        assert_eq!(log_field("short", 10), "short");
+        assert_eq!(log_field("exactly10!", 10), "exactly10!");
+        assert_eq!(log_field("0123456789abc", 10), "0123456789…");
+        // Cut on a character boundary, never inside one.
+        assert_eq!(log_field("ééééé", 2), "éé…");
+        let huge = "x".repeat(MAX_BODY_BYTES);
+        assert_eq!(
+            log_field(&huge, MAX_LOG_FIELD).chars().count(),
+            MAX_LOG_FIELD + 1
+        );
     }
 }

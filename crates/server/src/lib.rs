@@ -32,6 +32,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use app::MAX_BODY_BYTES;
+
+/// Every action served, as `(Version, Action)`: the IAM and STS dispatch tables, for tests
+/// and tools that must cover each one.
+pub fn served_actions() -> Vec<(&'static str, &'static str)> {
+    iam_api::action_names()
+        .map(|a| ("2010-05-08", a))
+        .chain(sts_api::action_names().map(|a| ("2011-06-15", a)))
+        .collect()
+}
 pub use ipnet::IpNet;
 pub use tls::TlsFiles;
 pub use transport::parse_trusted_proxy;
@@ -231,6 +240,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             tls: acceptor.is_some(),
             trusted_proxies: config.trusted_proxies.clone(),
         },
+        in_flight: Arc::new(tokio::sync::Semaphore::new(app::MAX_IN_FLIGHT)),
     });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();

@@ -49,6 +49,24 @@ impl StsCall<'_> {
     }
 }
 
+type Handler = fn(&StsCall<'_>) -> Result<Xml, ApiError>;
+
+/// Every signed STS action served, with its handler (AssumeRoleWithWebIdentity, unsigned, is
+/// routed before authentication).
+const HANDLERS: &[(&str, Handler)] = &[
+    ("GetCallerIdentity", get_caller_identity),
+    ("AssumeRole", assume_role),
+    ("GetSessionToken", get_session_token),
+    ("GetFederationToken", get_federation_token),
+    ("GetAccessKeyInfo", get_access_key_info),
+    ("DecodeAuthorizationMessage", decode_authorization_message),
+];
+
+/// The names of the signed STS actions served.
+pub fn action_names() -> impl Iterator<Item = &'static str> {
+    HANDLERS.iter().map(|(name, _)| *name)
+}
+
 /// Runs one STS action for an authenticated caller.
 pub fn dispatch(
     action: &str,
@@ -65,14 +83,9 @@ pub fn dispatch(
         env,
         authorized: Cell::new(false),
     };
-    let result = match action {
-        "GetCallerIdentity" => get_caller_identity(&call),
-        "AssumeRole" => assume_role(&call),
-        "GetSessionToken" => get_session_token(&call),
-        "GetFederationToken" => get_federation_token(&call),
-        "GetAccessKeyInfo" => get_access_key_info(&call),
-        "DecodeAuthorizationMessage" => decode_authorization_message(&call),
-        _ => Err(ApiError::new(
+    let result = match HANDLERS.iter().find(|(name, _)| *name == action) {
+        Some((_, handler)) => handler(&call),
+        None => Err(ApiError::new(
             "InvalidAction",
             400,
             format!("Could not find operation {action} for version 2011-06-15"),
@@ -166,9 +179,13 @@ fn verify_mfa(call: &StsCall<'_>) -> Result<Option<i64>, ApiError> {
     };
     let now = call.env.now;
     let account = call.caller.account_id.clone();
-    call.service.write(|state, touched| {
-        mfa::check_user_code(state, touched, &account, &user, serial, code, now)
-    })?;
+    // Checked against the snapshot first; a locked device is refused like a wrong code.
+    call.service.write_with_mfa_code(
+        mfa::CodeKind::SignIn,
+        &account,
+        serial,
+        |state, touched| mfa::check_user_code(state, touched, &account, &user, serial, code, now),
+    )?;
     Ok(Some(now))
 }
 
@@ -323,6 +340,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     };
     let keys = CallKeys {
         request_tags: &tags,
+        resource_tags: &role.tags,
         extra: &extra,
         multi: &multi,
         ..CallKeys::default()

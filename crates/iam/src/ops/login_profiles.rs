@@ -6,6 +6,7 @@
 //! password and the account's policy are still the ones it was checked against (else
 //! `EntityTemporarilyUnmodifiable`: retry).
 
+use crate::attempts::Attempts;
 use crate::error::{IamError, IamResult};
 use crate::model::{LoginProfile, PasswordPolicy, now_timestamp};
 use crate::passwords::{self, MAX_HISTORY};
@@ -30,8 +31,12 @@ impl std::fmt::Debug for PreparedPassword {
 pub enum Purpose<'a> {
     /// An administrator sets it (CreateLoginProfile, UpdateLoginProfile).
     Set,
-    /// The user changes its own (ChangePassword), proving it knows the current one.
-    Change { old_password: &'a str },
+    /// The user changes its own (ChangePassword), proving it knows the current one; each
+    /// verification of `old_password` is counted by `attempts` (per user per minute).
+    Change {
+        old_password: &'a str,
+        attempts: &'a Attempts,
+    },
 }
 
 fn no_profile(user: &str) -> IamError {
@@ -50,6 +55,12 @@ pub struct LoginProfileView {
 /// Checks `new_password` for `user` (format, the account's policy, reuse, and for a change
 /// the old password and the policy's permission to change) and hashes it. `now` is unix
 /// seconds.
+///
+/// The cheap checks come first. For a change, the old password is verified (one argon2
+/// hash, counted: `Throttling` past the per-minute bound, without hashing) before the
+/// reuse check, and the reuse check compares the new password with the old one directly
+/// instead of hashing it against the current password's entry: a change runs at most
+/// `PasswordReusePrevention` + 1 hashes (25), a wrong old password one.
 pub fn prepare(
     state: &IamState,
     account_id: &str,
@@ -65,8 +76,18 @@ pub fn prepare(
         Purpose::Set => "password",
         Purpose::Change { .. } => "newPassword",
     };
-    if let Purpose::Change { old_password } = purpose {
+    if let Purpose::Change { old_password, .. } = purpose {
         passwords::check_format("oldPassword", old_password)?;
+    }
+    passwords::check_format(field, new_password)?;
+    let alias = account.settings.alias.as_deref().unwrap_or_default();
+    passwords::check_policy(policy, new_password, &[account_id, alias])?;
+    let mut known_current = None;
+    if let Purpose::Change {
+        old_password,
+        attempts,
+    } = purpose
+    {
         let profile = user
             .login_profile
             .as_ref()
@@ -75,11 +96,6 @@ pub fn prepare(
             return Err(IamError::PasswordPolicyViolation(
                 "The account password policy does not allow users to change their own passwords; ask an administrator to change it."
                     .into(),
-            ));
-        }
-        if !passwords::verify(&profile.password_hash, old_password) {
-            return Err(IamError::AccessDenied(
-                "The old password is incorrect.".into(),
             ));
         }
         let set_date = profile
@@ -92,12 +108,21 @@ pub fn prepare(
                     .into(),
             ));
         }
+        attempts.password_check(account_id, &user.name)?;
+        if !passwords::verify(&profile.password_hash, old_password) {
+            return Err(IamError::AccessDenied(
+                "The old password is incorrect.".into(),
+            ));
+        }
+        known_current = Some((profile.password_hash.as_str(), old_password));
     }
-    passwords::check_format(field, new_password)?;
-    let alias = account.settings.alias.as_deref().unwrap_or_default();
-    passwords::check_policy(policy, new_password, &[account_id, alias])?;
     if let Some(n) = policy.and_then(|p| p.password_reuse_prevention) {
-        if passwords::reused(&user.password_history, n as usize, new_password) {
+        if passwords::reused(
+            &user.password_history,
+            n as usize,
+            new_password,
+            known_current,
+        ) {
             return Err(IamError::PasswordPolicyViolation(format!(
                 "Password should not be one of the last {n} passwords used (the account password policy prevents reusing them)"
             )));
@@ -335,8 +360,10 @@ mod tests {
                 .unwrap()
                 .password_reset_required
         );
+        let attempts = Attempts::new(10, std::time::Duration::from_secs(1), 10);
         let change = Purpose::Change {
             old_password: "password-one",
+            attempts: &attempts,
         };
         let e = prepare(&state, A, "alice", "password-four", change, tomorrow).unwrap_err();
         assert_eq!(e.code(), "PasswordPolicyViolation");

@@ -11,6 +11,10 @@
 //! ±[`SYNC_WINDOW_STEPS`] steps of our clock and remember where the device's clock stands
 //! (`drift_steps`); a sign-in code ([`check_code`]) is accepted within ±[`SIGN_IN_WINDOW_STEPS`]
 //! of our clock corrected by that drift.
+//!
+//! Every operation that checks a code runs through
+//! [`crate::IamService::write_with_mfa_code`]: checked against the snapshot first, outside the
+//! writer lock, and refused while the device is locked after repeated wrong codes.
 
 use crate::error::{IamError, IamResult};
 use crate::model::{Secret, Tag, VirtualMfaDevice};
@@ -43,7 +47,7 @@ pub fn device_key(path: &str, name: &str) -> String {
 
 /// The key of the device `serial` would name in `account_id`, if it is a virtual MFA device
 /// ARN of that account.
-fn key_of_serial(account_id: &str, serial: &str) -> Option<String> {
+pub fn key_of_serial(account_id: &str, serial: &str) -> Option<String> {
     let rest = serial.strip_prefix("arn:aws:iam::")?;
     let (account, resource) = rest.split_once(':')?;
     let resource = resource.strip_prefix("mfa/")?;
@@ -267,6 +271,26 @@ pub fn create_virtual_mfa_device(
         seed_base32: Secret::new(seed),
         qr_png: qr,
     })
+}
+
+/// Which check a code is offered to, and so which error a wrong code (or a locked device,
+/// see [`crate::attempts`]) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeKind {
+    /// EnableMFADevice, ResyncMFADevice: `InvalidAuthenticationCode`.
+    Sync,
+    /// STS sign-in (GetSessionToken, AssumeRole): `AccessDenied`.
+    SignIn,
+}
+
+impl CodeKind {
+    /// The error of a wrong code.
+    pub fn wrong_code(self) -> IamError {
+        match self {
+            CodeKind::Sync => invalid_codes(),
+            CodeKind::SignIn => invalid_one_time_code(),
+        }
+    }
 }
 
 fn invalid_codes() -> IamError {
@@ -498,9 +522,10 @@ fn invalid_one_time_code() -> IamError {
 /// (GetSessionToken, AssumeRole, ...): the device must be enabled for a user of `account_id`;
 /// the code must be that of a time step within ±1 of now (corrected by the device's drift)
 /// and newer than any code the device has accepted. On success the step is recorded (the
-/// code cannot be used again) and the device's row is marked touched: call it inside
-/// [`crate::IamService::write`]. Errors are STS's `AccessDenied` messages; nothing changes
-/// on error.
+/// code cannot be used again) and the device's row is marked touched: call it through
+/// [`crate::IamService::write_with_mfa_code`] with [`CodeKind::SignIn`] (which also applies
+/// the device's lock, see [`crate::attempts`]). Errors are STS's `AccessDenied` messages;
+/// nothing changes on error.
 ///
 /// STS must also check that the device belongs to the caller: [`check_user_code`] does both.
 pub fn check_code(

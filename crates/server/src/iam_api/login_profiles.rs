@@ -119,7 +119,10 @@ pub fn change_password(call: &Call<'_>) -> Result<Xml, ApiError> {
         call.account(),
         name,
         new_password,
-        Purpose::Change { old_password },
+        Purpose::Change {
+            old_password,
+            attempts: call.service.attempts(),
+        },
         call.env.now,
     )?;
     call.service

@@ -8,8 +8,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use portcullis_iam::IamResult;
 use portcullis_iam::model::VirtualMfaDevice;
 use portcullis_iam::ops::{self, mfa};
+use portcullis_iam::state::{IamState, Touched};
 
 use super::users::{target_user, write_user};
 use super::{Call, CallKeys, Entity, page_footer, tag_page, write_tags};
@@ -86,40 +88,36 @@ fn codes<'a>(call: &'a Call<'_>) -> Result<(&'a str, &'a str, &'a str, &'a str),
     ))
 }
 
-pub fn enable_mfa_device(call: &Call<'_>) -> Result<Xml, ApiError> {
+/// The operations of EnableMFADevice and ResyncMFADevice.
+type SyncOp = fn(&mut IamState, &mut Touched, &str, &str, &str, &str, &str, i64) -> IamResult<()>;
+
+/// EnableMFADevice and ResyncMFADevice: authorized on the user; the two codes are checked
+/// against the snapshot first, and count towards the device's lock when wrong.
+fn sync_device(call: &Call<'_>, action: &str, op: SyncOp) -> Result<Xml, ApiError> {
     let (user, serial, code1, code2) = codes(call)?;
-    authorize_on_user(call, "iam:EnableMFADevice", user)?;
-    call.service.write(|s, t| {
-        mfa::enable_mfa_device(
-            s,
-            t,
-            call.account(),
-            user,
-            serial,
-            code1,
-            code2,
-            call.env.now,
-        )
-    })?;
+    authorize_on_user(call, action, user)?;
+    call.service
+        .write_with_mfa_code(mfa::CodeKind::Sync, call.account(), serial, |s, t| {
+            op(
+                s,
+                t,
+                call.account(),
+                user,
+                serial,
+                code1,
+                code2,
+                call.env.now,
+            )
+        })?;
     Ok(Xml::new())
 }
 
+pub fn enable_mfa_device(call: &Call<'_>) -> Result<Xml, ApiError> {
+    sync_device(call, "iam:EnableMFADevice", mfa::enable_mfa_device)
+}
+
 pub fn resync_mfa_device(call: &Call<'_>) -> Result<Xml, ApiError> {
-    let (user, serial, code1, code2) = codes(call)?;
-    authorize_on_user(call, "iam:ResyncMFADevice", user)?;
-    call.service.write(|s, t| {
-        mfa::resync_mfa_device(
-            s,
-            t,
-            call.account(),
-            user,
-            serial,
-            code1,
-            code2,
-            call.env.now,
-        )
-    })?;
-    Ok(Xml::new())
+    sync_device(call, "iam:ResyncMFADevice", mfa::resync_mfa_device)
 }
 
 pub fn deactivate_mfa_device(call: &Call<'_>) -> Result<Xml, ApiError> {

@@ -6,6 +6,12 @@
 //! [`JWKS_TTL`]; a token whose `kid` the cached set lacks triggers one refetch (providers rotate
 //! keys), at most once per [`MIN_REFETCH`] per provider so junk `kid`s cannot make us hammer
 //! the provider.
+//!
+//! A dead or slow provider must not hold many requests: fetches are single-flight per
+//! provider URL (requests that need the same provider's keys wait for the one fetch and
+//! read its result), a failure is remembered for [`NEGATIVE_TTL`] (requests in that time
+//! answer at once with the same error), and at most [`MAX_CONCURRENT_FETCHES`] fetches run
+//! at once over all providers (waiting for a turn counts against [`FETCH_TIMEOUT`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,13 +32,17 @@ use super::pinning::ThumbprintVerifier;
 pub const JWKS_TTL: Duration = Duration::from_secs(300);
 /// The shortest time between two fetches for the same provider forced by an unknown `kid`.
 pub const MIN_REFETCH: Duration = Duration::from_secs(10);
+/// How long a failed fetch is remembered: requests for that provider fail at once meanwhile.
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+/// The most fetches running at once, over all providers.
+pub const MAX_CONCURRENT_FETCHES: usize = 8;
 /// The most time one fetch (discovery and JWKS together) may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest discovery document or key set read.
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
 /// Why a provider's keys could not be had.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     /// No certificate of the provider's chain has one of the provider's thumbprints.
     #[error("the provider's HTTPS certificate doesn't match a configured thumbprint")]
@@ -64,15 +74,60 @@ impl KeySet {
     }
 }
 
+/// A failed fetch, remembered for [`NEGATIVE_TTL`].
+#[derive(Debug)]
+struct Failure {
+    error: FetchError,
+    at: Instant,
+    thumbprints: Vec<String>,
+}
+
 /// Fetched key sets, by provider URL (without `https://`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JwksCache {
     sets: Mutex<HashMap<String, Arc<KeySet>>>,
+    failures: Mutex<HashMap<String, Failure>>,
+    /// One lock per provider URL: held by the one fetch in flight for it.
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    fetches: tokio::sync::Semaphore,
+}
+
+impl Default for JwksCache {
+    fn default() -> JwksCache {
+        JwksCache {
+            sets: Mutex::default(),
+            failures: Mutex::default(),
+            in_flight: Mutex::default(),
+            fetches: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
+        }
+    }
 }
 
 impl JwksCache {
     pub fn new() -> JwksCache {
         JwksCache::default()
+    }
+
+    /// A cached answer: a usable key set, or a failure still remembered.
+    fn cached(
+        &self,
+        url: &str,
+        thumbprints: &[String],
+        kid: Option<&str>,
+    ) -> Option<Result<Arc<KeySet>, FetchError>> {
+        let cached = self.sets.lock().ok().and_then(|s| s.get(url).cloned());
+        if let Some(set) = cached.filter(|s| s.thumbprints == thumbprints) {
+            let age = set.fetched_at.elapsed();
+            let kid_known = kid.is_none_or(|k| set.has_kid(k));
+            if age < JWKS_TTL && (kid_known || age < MIN_REFETCH) {
+                return Some(Ok(set));
+            }
+        }
+        let failures = self.failures.lock().ok()?;
+        failures
+            .get(url)
+            .filter(|f| f.thumbprints == thumbprints && f.at.elapsed() < NEGATIVE_TTL)
+            .map(|f| Err(f.error.clone()))
     }
 
     /// The keys of the provider at `https://{url}`, trusted by `thumbprints`; fetched when not
@@ -83,17 +138,47 @@ impl JwksCache {
         thumbprints: &[String],
         kid: Option<&str>,
     ) -> Result<Arc<KeySet>, FetchError> {
-        let cached = self.sets.lock().ok().and_then(|s| s.get(url).cloned());
-        if let Some(set) = cached.filter(|s| s.thumbprints == thumbprints) {
-            let age = set.fetched_at.elapsed();
-            let kid_known = kid.is_none_or(|k| set.has_kid(k));
-            if age < JWKS_TTL && (kid_known || age < MIN_REFETCH) {
-                return Ok(set);
-            }
+        if let Some(answer) = self.cached(url, thumbprints, kid) {
+            return answer;
         }
-        let keys = tokio::time::timeout(FETCH_TIMEOUT, fetch_keys(url, thumbprints))
-            .await
-            .map_err(|_| comm("timed out"))??;
+        let flight = match self.in_flight.lock() {
+            Ok(mut flights) => flights.entry(url.to_owned()).or_default().clone(),
+            Err(_) => return Err(comm("the key cache is unavailable")),
+        };
+        let _flight = flight.lock().await;
+        // The fetch this request waited for may have answered it.
+        if let Some(answer) = self.cached(url, thumbprints, kid) {
+            return answer;
+        }
+        let fetched = tokio::time::timeout(FETCH_TIMEOUT, async {
+            let _turn = self
+                .fetches
+                .acquire()
+                .await
+                .map_err(|_| comm("the key cache is closed"))?;
+            fetch_keys(url, thumbprints).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(comm("timed out")));
+        let keys = match fetched {
+            Ok(keys) => keys,
+            Err(error) => {
+                if let Ok(mut failures) = self.failures.lock() {
+                    failures.insert(
+                        url.to_owned(),
+                        Failure {
+                            error: error.clone(),
+                            at: Instant::now(),
+                            thumbprints: thumbprints.to_vec(),
+                        },
+                    );
+                }
+                return Err(error);
+            }
+        };
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(url);
+        }
         let set = Arc::new(KeySet {
             keys,
             fetched_at: Instant::now(),

@@ -190,3 +190,12 @@ pub fn iam_at(endpoint: &str, key: &str, secret: &str) -> aws_sdk_iam::Client {
         .build();
     aws_sdk_iam::Client::from_conf(config)
 }
+
+/// The current 30-second TOTP time step.
+pub fn now_step() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+        / 30
+}
