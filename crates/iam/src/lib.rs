@@ -5,6 +5,7 @@
 
 pub mod authz_message;
 pub mod aws_managed;
+pub mod digest;
 pub mod error;
 pub mod ids;
 pub mod model;

@@ -219,7 +219,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
                 .map(str::to_owned)
         })
         .collect();
-    let duration = p.int("DurationSeconds", 0, 43_200)?;
+    let duration = p.int("DurationSeconds", 900, 43_200)?;
     if call.caller.identity == Identity::Root {
         return Err(ApiError::access_denied(
             "Roles may not be assumed by root accounts.",
@@ -402,7 +402,7 @@ pub fn assume_role_with_web_identity(
                 .map(str::to_owned)
         })
         .collect();
-    let duration = p.int("DurationSeconds", 0, 43_200)?;
+    let duration = p.int("DurationSeconds", 900, 43_200)?;
     let (role_account, role_name) = parse_role_arn(role_arn)?;
 
     let snapshot = service.snapshot();
