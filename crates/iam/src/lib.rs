@@ -6,6 +6,7 @@
 pub mod attempts;
 pub mod authz_message;
 pub mod aws_managed;
+pub mod digest;
 pub mod error;
 pub mod ids;
 pub mod model;

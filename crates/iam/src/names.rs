@@ -44,27 +44,61 @@ pub fn check_policy_name(name: &str) -> IamResult<()> {
     check_name("policyName", name, 128)
 }
 
-/// Tags: key 1-128 and value 0-256 characters of letters, digits, spaces and `_.:/=+-@`;
-/// keys unique case-insensitively; keys may not start with `aws:`; at most 50 in all.
+/// A character of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, the tag pattern: letters, numbers, space
+/// separators (not tabs or line breaks) and `_.:/=+-@`.
+pub fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || "_.:/=+-@".contains(c)
+        || matches!(
+            c,
+            ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+                ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+        )
+}
+
+const TAG_PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]";
+
+/// Tags: key 1-128 and value 0-256 tag characters (AWS's model constraints: ValidationError);
+/// at most 50 in one request; keys unique case-insensitively and not starting with `aws:`
+/// (InvalidInput); at most 50 on the entity (LimitExceeded).
 pub fn check_tags(existing: &[Tag], new: &[Tag]) -> IamResult<Vec<Tag>> {
-    let allowed = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    let violation = |value: &str, at: String, constraint: String| {
+        IamError::ValidationError(format!(
+            "1 validation error detected: Value '{value}' at '{at}' failed to satisfy constraint: Member {constraint}"
+        ))
+    };
+    if new.len() > 50 {
+        return Err(violation(
+            "[...]",
+            "tags".into(),
+            "must have length less than or equal to 50".into(),
+        ));
+    }
+    // A key (1-128) or a value (0-256) of tag characters.
+    let text = |text: &str, at: String, min: usize, max: usize| {
+        if !(min..=max).contains(&text.chars().count()) {
+            return Err(violation(
+                text,
+                at,
+                format!(
+                    "must have length less than or equal to {max} and greater than or equal to {min}"
+                ),
+            ));
+        }
+        if !text.chars().all(is_tag_char) {
+            let repeat = if min == 0 { '*' } else { '+' };
+            return Err(violation(
+                text,
+                at,
+                format!("must satisfy regular expression pattern: {TAG_PATTERN}{repeat}"),
+            ));
+        }
+        Ok(())
     };
     let mut seen = std::collections::HashSet::new();
-    for tag in new {
-        if tag.key.is_empty() || tag.key.chars().count() > 128 || !allowed(&tag.key) {
-            return Err(IamError::InvalidInput(format!(
-                "The tag key '{}' is not valid: 1 to 128 characters of letters, numbers, spaces and _.:/=+-@.",
-                tag.key
-            )));
-        }
-        if tag.value.chars().count() > 256 || !allowed(&tag.value) {
-            return Err(IamError::InvalidInput(format!(
-                "The value of tag '{}' is not valid: up to 256 characters of letters, numbers, spaces and _.:/=+-@.",
-                tag.key
-            )));
-        }
+    for (i, tag) in new.iter().enumerate() {
+        text(&tag.key, format!("tags.{}.member.key", i + 1), 1, 128)?;
+        text(&tag.value, format!("tags.{}.member.value", i + 1), 0, 256)?;
         if tag.key.to_lowercase().starts_with("aws:") {
             return Err(IamError::InvalidInput(
                 "Tag keys starting with 'aws:' are reserved for AWS use.".into(),
@@ -118,8 +152,17 @@ mod tests {
         let many: Vec<Tag> = (0..51).map(|i| t(&format!("k{i}"), "")).collect();
         assert!(matches!(
             check_tags(&[], &many),
+            Err(IamError::ValidationError(_))
+        ));
+        assert!(matches!(
+            check_tags(&[t("old", "")], &many[..50]),
             Err(IamError::LimitExceeded(_))
         ));
+        assert!(matches!(
+            check_tags(&[], &[t("k", "a\nb")]),
+            Err(IamError::ValidationError(_))
+        ));
+        assert!(check_tags(&[], &[t("k", "a b\u{a0}c")]).is_ok());
         assert!(check_tags(&[], &[t("aws:x", "")]).is_err());
     }
 }

@@ -192,6 +192,14 @@ pub fn check_session_policies(
     }
     let mut size = 0;
     if let Some(text) = inline {
+        // The model's limit on the text as sent, before packing.
+        if text.chars().count() > MAX_SESSION_POLICY_SIZE {
+            return Err(validation(
+                "policy",
+                "...",
+                "Member must have length less than or equal to 2048",
+            ));
+        }
         size += policy_size(text);
         if size > MAX_SESSION_POLICY_SIZE {
             return Err(IamError::PackedPolicyTooLarge(format!(

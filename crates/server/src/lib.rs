@@ -9,6 +9,8 @@ mod auth;
 mod authz;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 mod iam_api;
 mod query;
 mod sts_api;
@@ -139,6 +141,14 @@ impl RunningServer {
         Ok(created
             .filter(|c| c.generated)
             .map(|c| (c.access_key_id, c.secret_access_key)))
+    }
+
+    /// A digest of every entity the service holds, for tests and operators to prove a refused
+    /// request changed nothing: SHA-256 (hex) over a canonical rendering of the current
+    /// snapshot (every account's entities, access keys and settings). Usage timestamps
+    /// (access-key and role last use), which any authenticated call updates, are left out.
+    pub fn state_digest(&self) -> String {
+        self.state.service.snapshot().state.digest()
     }
 
     /// Stops accepting requests, finishes those in flight, and returns when done.

@@ -295,7 +295,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
                 .map(str::to_owned)
         })
         .collect();
-    let duration = p.int("DurationSeconds", 0, 43_200)?;
+    let duration = p.int("DurationSeconds", 900, 43_200)?;
     if call.caller.identity == Identity::Root {
         return Err(ApiError::access_denied(
             "Roles may not be assumed by root accounts.",
@@ -467,7 +467,7 @@ pub fn assume_role_with_web_identity(
                 .map(str::to_owned)
         })
         .collect();
-    let duration = p.int("DurationSeconds", 0, 43_200)?;
+    let duration = p.int("DurationSeconds", 900, 43_200)?;
     let role_account = role_arn_account(role_arn)?;
 
     let snapshot = service.snapshot();

@@ -3,9 +3,23 @@
 
 use std::fmt::Write;
 
-/// Escapes text for element content.
+/// Whether `c` may appear in an XML 1.0 document.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Escapes text for element content. Characters XML 1.0 cannot carry at all (NUL and other
+/// control characters, U+FFFE, U+FFFF), which an error message may echo from the input, are
+/// replaced with U+FFFD so that the document still parses.
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(text)
+    if text.chars().all(is_xml_char) {
+        return quick_xml::escape::escape(text);
+    }
+    let clean: String = text
+        .chars()
+        .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+        .collect();
+    std::borrow::Cow::Owned(quick_xml::escape::escape(&clean).into_owned())
 }
 
 /// RFC 3986 percent-encoding, as AWS encodes policy documents in responses.
@@ -109,6 +123,10 @@ mod tests {
         x.text("UserName", "a<b").list("Tags", ["x"], |x, t| {
             x.text("Key", t);
         });
+        assert_eq!(
+            escape("a\u{0}b\u{1b}c\u{FFFF}<"),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}&lt;"
+        );
         assert_eq!(
             x.into_response("GetUser", "ns", "rid"),
             "<GetUserResponse xmlns=\"ns\"><GetUserResult><UserName>a&lt;b</UserName><Tags><member><Key>x</Key></member></Tags></GetUserResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetUserResponse>"

@@ -665,7 +665,8 @@ async fn role_tags() {
             .send()
             .await,
     );
-    assert_eq!(code, "InvalidInput");
+    // The model's tag pattern: AWS answers ValidationError.
+    assert_eq!(code, "ValidationError");
     let tags = iam
         .list_role_tags()
         .role_name("tagged")

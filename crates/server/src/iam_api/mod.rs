@@ -9,6 +9,7 @@ mod groups;
 mod instance_profiles;
 mod login_profiles;
 mod mfa;
+mod model_constraints;
 mod policies;
 mod providers;
 mod roles;
@@ -350,6 +351,7 @@ pub fn dispatch(
             format!("Could not find operation {action} for version 2010-05-08"),
         ));
     };
+    model_constraints::check(action, params)?;
     let call = Call {
         params,
         caller,

@@ -199,3 +199,331 @@ pub fn now_step() -> u64 {
         .as_secs()
         / 30
 }
+
+// ---- Raw requests: hostile input, signed or not, and the state digest ----
+//
+// `TestServer::send_raw` sends any Query request (repeated parameters, huge values, odd
+// encodings, raw bytes) over a plain TCP connection, authenticated as `RawAuth` says: not at
+// all, signed by portcullis-sigv4's signer (an `Authorization` header, or a presigned URL) for
+// any credential scope and time, or signed and then spoiled. It answers a `RawAnswer`: the
+// status and the `<Code>`/`<Message>` of the XML error. `TestServer::digest` proves a refused
+// request changed nothing.
+
+/// Who signs a raw request, for which scope and time, and how.
+#[derive(Debug, Clone)]
+pub struct RawSigner {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub region: String,
+    pub service: String,
+    /// The signing time, unix seconds.
+    pub time: i64,
+    /// Presign (query authentication) valid for this many seconds instead of a header.
+    pub presign_expires: Option<u32>,
+    /// Send (and sign) `x-amz-content-sha256`.
+    pub content_sha256_header: bool,
+    /// Sign `UNSIGNED-PAYLOAD` instead of the body's hash.
+    pub unsigned_payload: bool,
+    /// Sign as if the body were this one (and send the request's own): a body changed in
+    /// transit.
+    pub signed_body: Option<Vec<u8>>,
+}
+
+impl RawSigner {
+    /// These credentials, for `iam` in `us-east-1`, now, with an `Authorization` header.
+    pub fn new(access_key_id: &str, secret_access_key: &str) -> RawSigner {
+        RawSigner {
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret_access_key.to_owned(),
+            session_token: None,
+            region: "us-east-1".to_owned(),
+            service: "iam".to_owned(),
+            time: time::OffsetDateTime::now_utc().unix_timestamp(),
+            presign_expires: None,
+            content_sha256_header: false,
+            unsigned_payload: false,
+            signed_body: None,
+        }
+    }
+
+    /// The account's root user.
+    pub fn root() -> RawSigner {
+        RawSigner::new(ROOT_KEY, ROOT_SECRET)
+    }
+
+    pub fn service(mut self, service: &str) -> RawSigner {
+        self.service = service.to_owned();
+        self
+    }
+
+    pub fn region(mut self, region: &str) -> RawSigner {
+        self.region = region.to_owned();
+        self
+    }
+
+    /// Signs as of `seconds` from now (negative: in the past).
+    pub fn shifted(mut self, seconds: i64) -> RawSigner {
+        self.time += seconds;
+        self
+    }
+
+    pub fn token(mut self, token: &str) -> RawSigner {
+        self.session_token = Some(token.to_owned());
+        self
+    }
+
+    pub fn presigned(mut self, expires_in: u32) -> RawSigner {
+        self.presign_expires = Some(expires_in);
+        self
+    }
+
+    pub fn content_sha256(mut self) -> RawSigner {
+        self.content_sha256_header = true;
+        self
+    }
+
+    pub fn unsigned_payload(mut self) -> RawSigner {
+        self.unsigned_payload = true;
+        self
+    }
+
+    pub fn signing_body(mut self, body: &[u8]) -> RawSigner {
+        self.signed_body = Some(body.to_vec());
+        self
+    }
+}
+
+/// How a raw request is authenticated.
+#[derive(Debug, Clone)]
+pub enum RawAuth {
+    /// Not at all (headers of the request's own, such as a forged `Authorization`, stay).
+    Unsigned,
+    /// Signed correctly.
+    Signed(RawSigner),
+    /// Signed, then the signature's last hex digit changed.
+    BadSignature(RawSigner),
+}
+
+/// A raw Query request: method, query string and body exactly as sent.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub method: &'static str,
+    /// The raw query string (without `?`), sent as is.
+    pub query: String,
+    /// The raw body (a form for POST), sent as is.
+    pub body: Vec<u8>,
+    /// Extra headers, sent (and signed) as given; `host` and, for a body, `content-type` are
+    /// added.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl RawRequest {
+    /// A form POST of `body`.
+    pub fn post(body: impl Into<Vec<u8>>) -> RawRequest {
+        RawRequest {
+            method: "POST",
+            query: String::new(),
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A GET of `/?{query}`.
+    pub fn get(query: impl Into<String>) -> RawRequest {
+        RawRequest {
+            method: "GET",
+            query: query.into(),
+            body: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// With a query string too (a POST's parameters in its URL).
+    pub fn with_query(mut self, query: impl Into<String>) -> RawRequest {
+        self.query = query.into();
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<Vec<u8>>) -> RawRequest {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+}
+
+/// `pairs` form-encoded in order (a name may repeat).
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+/// The answer to a raw request.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// `<Code>` of the error (empty on success).
+    pub code: String,
+    /// `<Message>` of the error, unescaped (empty on success).
+    pub message: String,
+    /// The whole response body.
+    pub body: String,
+}
+
+impl RawAnswer {
+    /// Whether the body has only characters XML 1.0 allows (what an SDK can parse).
+    pub fn is_xml_text(&self) -> bool {
+        self.body.chars().all(|c| {
+            matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+        })
+    }
+}
+
+fn element<'a>(body: &'a str, name: &str) -> &'a str {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    body.find(&open)
+        .map(|i| &body[i + open.len()..])
+        .and_then(|rest| rest.find(&close).map(|j| &rest[..j]))
+        .unwrap_or_default()
+}
+
+impl TestServer {
+    /// The digest of everything the server holds (usage timestamps left out).
+    pub fn digest(&self) -> String {
+        self.server.as_ref().expect("running").state_digest()
+    }
+
+    /// An IAM Query request signed by root: `pairs` form-encoded in a POST body, with
+    /// `Version=2010-05-08` first unless `pairs` has a `Version`.
+    pub async fn root_query(&self, pairs: &[(&str, &str)]) -> RawAnswer {
+        let request = RawRequest::post(versioned_form(pairs, "2010-05-08"));
+        self.send_raw(&request, &RawAuth::Signed(RawSigner::root()))
+            .await
+    }
+
+    /// Sends `request` authenticated as `auth` on a fresh connection; see [`RawAnswer`].
+    pub async fn send_raw(&self, request: &RawRequest, auth: &RawAuth) -> RawAnswer {
+        use portcullis_sigv4::{Request, SigningParams};
+        let host = self
+            .server
+            .as_ref()
+            .expect("running")
+            .local_addr
+            .to_string();
+        let mut headers: Vec<(String, Vec<u8>)> = vec![("host".into(), host.clone().into())];
+        if !request.body.is_empty() || request.method == "POST" {
+            headers.push((
+                "content-type".into(),
+                b"application/x-www-form-urlencoded".to_vec(),
+            ));
+        }
+        headers.extend(request.headers.iter().cloned());
+        let mut query = request.query.clone();
+        if let RawAuth::Signed(signer) | RawAuth::BadSignature(signer) = auth {
+            let signed_body = signer.signed_body.as_deref().unwrap_or(&request.body);
+            let mut unsigned = Request::new(request.method, "/", &request.query).body(signed_body);
+            for (name, value) in &headers {
+                unsigned.push_header(name, value);
+            }
+            let mut params = SigningParams::new(
+                &signer.access_key_id,
+                &signer.secret_access_key,
+                &signer.region,
+                &signer.service,
+                signer.time,
+            );
+            params.session_token = signer.session_token.as_deref();
+            params.content_sha256_header = signer.content_sha256_header;
+            if signer.unsigned_payload {
+                params.payload = portcullis_sigv4::PayloadSigning::Unsigned;
+            }
+            let spoil = matches!(auth, RawAuth::BadSignature(_));
+            match signer.presign_expires {
+                Some(expires) => {
+                    query =
+                        portcullis_sigv4::presign(&unsigned, &params, expires).expect("presign");
+                    if spoil {
+                        flip_last_hex(&mut query);
+                    }
+                }
+                None => {
+                    for (name, value) in portcullis_sigv4::sign(&unsigned, &params).expect("sign") {
+                        let mut value = value;
+                        if spoil && name == "authorization" {
+                            flip_last_hex(&mut value);
+                        }
+                        headers.push((name.to_owned(), value.into_bytes()));
+                    }
+                }
+            }
+        }
+        let target = if query.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{query}")
+        };
+        let mut wire = format!("{} {target} HTTP/1.1\r\n", request.method).into_bytes();
+        for (name, value) in &headers {
+            wire.extend_from_slice(name.as_bytes());
+            wire.extend_from_slice(b": ");
+            wire.extend_from_slice(value);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(
+            format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                request.body.len()
+            )
+            .as_bytes(),
+        );
+        wire.extend_from_slice(&request.body);
+        let body = send_bytes(&host, &wire).await;
+        let status = body
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let code = element(&body, "Code").to_owned();
+        let message = quick_xml::escape::unescape(element(&body, "Message"))
+            .map(|m| m.into_owned())
+            .unwrap_or_else(|_| element(&body, "Message").to_owned());
+        RawAnswer {
+            status,
+            code,
+            message,
+            body,
+        }
+    }
+}
+
+/// `pairs` form-encoded, `Version` first when `pairs` has none.
+pub fn versioned_form(pairs: &[(&str, &str)], version: &str) -> String {
+    if pairs.iter().any(|(k, _)| *k == "Version") {
+        form(pairs)
+    } else {
+        let mut all = vec![("Version", version)];
+        all.extend_from_slice(pairs);
+        form(&all)
+    }
+}
+
+/// Changes the last hex digit of a signature (the text ends with it).
+fn flip_last_hex(text: &mut String) {
+    if let Some(last) = text.pop() {
+        text.push(if last == '0' { '1' } else { '0' });
+    }
+}
+
+/// Writes `wire` to `addr` and reads the whole response (the connection closes after it).
+async fn send_bytes(addr: &str, wire: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // The server may answer (and close) before reading a refused body: read whatever came.
+    let _ = stream.write_all(wire).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
