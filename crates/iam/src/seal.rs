@@ -189,6 +189,22 @@ impl MasterKey {
 /// Writes a new file readable by its owner only: created with mode 0600, then set to exactly
 /// 0600 whatever the umask.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    // Written whole under a temporary name, then linked into place: a crash never leaves a
+    // partly written (or empty) file under `path`, and an existing file is never replaced
+    // (linking fails when `path` exists).
+    let mut temp_name = path.as_os_str().to_owned();
+    temp_name.push(format!(".tmp-{}", std::process::id()));
+    let temp = std::path::PathBuf::from(temp_name);
+    let _ = std::fs::remove_file(&temp);
+    let written = write_new_file(&temp, contents)
+        .and_then(|()| std::fs::hard_link(&temp, path))
+        .and_then(|()| sync_parent(path));
+    let _ = std::fs::remove_file(&temp);
+    written
+}
+
+/// Creates `path` (which must not exist) with mode 0600 and `contents`, synced to disk.
+fn write_new_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -204,6 +220,17 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     }
     file.write_all(contents)?;
     file.sync_all()
+}
+
+/// Syncs the directory holding `path`, so the new name survives a crash.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(test)]
