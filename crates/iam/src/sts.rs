@@ -175,6 +175,27 @@ pub fn token_session_duration(requested: Option<i64>, root: bool) -> IamResult<i
     Ok(seconds)
 }
 
+/// The model's constraints on session policies, checked before anything else (as AWS
+/// validates a request before authorizing it): at most 10 ARNs, and the text as sent at most
+/// 2,048 characters.
+pub fn check_session_policy_shape(inline: Option<&str>, arns: &[String]) -> IamResult<()> {
+    if arns.len() > MAX_SESSION_POLICY_ARNS {
+        return Err(validation(
+            "policyArns",
+            "...",
+            "Member must have length less than or equal to 10",
+        ));
+    }
+    if inline.is_some_and(|text| text.chars().count() > MAX_SESSION_POLICY_SIZE) {
+        return Err(validation(
+            "policy",
+            "...",
+            "Member must have length less than or equal to 2048",
+        ));
+    }
+    Ok(())
+}
+
 /// Session policies: the inline document (validated as a session policy) and the managed ARNs
 /// (at most 10, each existing), together at most 2,048 characters. Returns the packed size as
 /// a percentage of the limit, as `PackedPolicySize` reports it.
@@ -183,23 +204,9 @@ pub fn check_session_policies(
     inline: Option<&str>,
     arns: &[String],
 ) -> IamResult<u32> {
-    if arns.len() > MAX_SESSION_POLICY_ARNS {
-        return Err(validation(
-            "policyArns",
-            "...",
-            "Member must have length less than or equal to 10",
-        ));
-    }
+    check_session_policy_shape(inline, arns)?;
     let mut size = 0;
     if let Some(text) = inline {
-        // The model's limit on the text as sent, before packing.
-        if text.chars().count() > MAX_SESSION_POLICY_SIZE {
-            return Err(validation(
-                "policy",
-                "...",
-                "Member must have length less than or equal to 2048",
-            ));
-        }
         size += policy_size(text);
         if size > MAX_SESSION_POLICY_SIZE {
             return Err(IamError::PackedPolicyTooLarge(format!(

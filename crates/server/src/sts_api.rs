@@ -296,6 +296,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         })
         .collect();
     let duration = p.int("DurationSeconds", 900, 43_200)?;
+    sts::check_session_policy_shape(policy, &policy_arns)?;
     if call.caller.identity == Identity::Root {
         return Err(ApiError::access_denied(
             "Roles may not be assumed by root accounts.",
@@ -468,6 +469,7 @@ pub fn assume_role_with_web_identity(
         })
         .collect();
     let duration = p.int("DurationSeconds", 900, 43_200)?;
+    sts::check_session_policy_shape(policy, &policy_arns)?;
     let role_account = role_arn_account(role_arn)?;
 
     let snapshot = service.snapshot();
@@ -631,6 +633,7 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     let tags = p.tags("Tags");
     sts::check_session_tags(&tags, &[])?;
     let duration = p.int("DurationSeconds", 0, 129_600)?;
+    sts::check_session_policy_shape(policy, &policy_arns)?;
     let seconds = sts::token_session_duration(duration, false)?;
     let arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account_id);
     let actions: &[&str] = if tags.is_empty() {

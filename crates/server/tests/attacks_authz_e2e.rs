@@ -212,6 +212,16 @@ async fn assume_role_does_not_reveal_which_roles_exist() {
             "User: arn:aws:iam::{ACCOUNT}:user/probe is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{ACCOUNT}:role/Nothing"
         )
     );
+    // The model's limits are checked before authorization, as AWS validates first.
+    let (code, _) = sts_error(
+        sts.assume_role()
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/Nothing"))
+            .role_session_name("sess")
+            .policy("x".repeat(2049))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationError");
     // Another account, held or not, answers the same way.
     let (code, message) = sts_error(
         sts.assume_role()
