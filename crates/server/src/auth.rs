@@ -97,11 +97,8 @@ fn from_sigv4(e: &SigError) -> ApiError {
             403,
             "Request is missing Authentication Token",
         ),
-        SigError::RequestTimeTooSkewed { .. } => ApiError::new(
-            "RequestTimeTooSkewed",
-            403,
-            format!("{e}: the request time is more than 15 minutes from the server's time."),
-        ),
+        // IAM and STS answer clock skew as AWS does: SignatureDoesNotMatch, "Signature
+        // expired: ... is now earlier than ..." (the sigv4 crate's code and text).
         other => ApiError::new(other.aws_code(), other.http_status(), other.to_string()),
     }
 }
