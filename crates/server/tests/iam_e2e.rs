@@ -904,7 +904,10 @@ async fn presigned_get_requests_and_clock_skew() {
     )
     .await;
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("<Code>SignatureDoesNotMatch</Code>"), "{body}");
+    assert!(
+        body.contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{body}"
+    );
     assert!(body.contains("Signature expired: "), "{body}");
     let (code, _) = error_code(server.root().get_user().user_name("late").send().await);
     assert_eq!(code, "NoSuchEntity");
