@@ -3,6 +3,10 @@
 //!   policy allows it, in an account of 10,000 users;
 //! - the same GetUser signed with temporary credentials of a role session whose role has the
 //!   same policy (session token opened with the master key + evaluation), in the same run;
+//! - the authorization API (issue 8): `POST /v1/authorize` by a service user, asking about
+//!   one `s3:GetObject` of a client request signed by the benchmarking user for `s3` (two
+//!   SigV4 verifications, the service's `portcullis:Authorize` and the client's decision,
+//!   JSON in and out), with p50/p99 latency;
 //! - AssumeRole by a user the role's trust policy names, each request freshly signed (SigV4
 //!   verify + trust evaluation + sealing a new session token);
 //! - CreateUser followed by DeleteUser (two committed writes), same account;
@@ -59,19 +63,29 @@ impl Signer {
 
     /// A signed POST of `body` to `/`.
     fn request(&self, body: &str) -> hyper::Request<Full<Bytes>> {
+        self.request_to("/", "application/x-www-form-urlencoded", body)
+    }
+
+    /// A signed POST of `body` to `path`.
+    fn request_to(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> hyper::Request<Full<Bytes>> {
         let host = self.addr.to_string();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let unsigned = SignRequest::new("POST", "/", "")
+        let unsigned = SignRequest::new("POST", path, "")
             .header("host", &host)
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", content_type)
             .body(body.as_bytes());
         let mut params =
             SigningParams::new(&self.key, &self.secret, "us-east-1", self.service, now);
         params.session_token = self.token.as_deref();
         let added = sign(&unsigned, &params).expect("signing a well-formed request");
-        let mut builder = hyper::Request::post(format!("http://{host}/"))
+        let mut builder = hyper::Request::post(format!("http://{host}{path}"))
             .header("host", &host)
-            .header("content-type", "application/x-www-form-urlencoded");
+            .header("content-type", content_type);
         for (name, value) in added {
             builder = builder.header(name, value);
         }
@@ -295,6 +309,84 @@ async fn run(seconds: f64) {
     };
     let (session_rps, session_n) = load(seconds, get_user_session).await;
 
+    // The authorization API: a service asks about a client request the benchmarking user
+    // signed for s3 (both signatures made once and replayed, valid for 15 minutes).
+    let authorize_policy = portcullis_bench_encode(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"portcullis:Authorize","Resource":"*"}}"#,
+    );
+    let s3_policy = portcullis_bench_encode(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bench-bucket/*"}}"#,
+    );
+    for body in [
+        "Action=CreateUser&Version=2010-05-08&UserName=bench-service".to_owned(),
+        format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName=bench-service&PolicyName=p&PolicyDocument={authorize_policy}"
+        ),
+        format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName=bench&PolicyName=s3&PolicyDocument={s3_policy}"
+        ),
+    ] {
+        let (status, text) = send(&client, root.request(&body)).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&text));
+    }
+    let (status, text) = send(
+        &client,
+        root.request("Action=CreateAccessKey&Version=2010-05-08&UserName=bench-service"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let service = Signer::long_term(
+        field(&text, "AccessKeyId"),
+        field(&text, "SecretAccessKey"),
+        "portcullis",
+        addr,
+    );
+    let authorize_body = Arc::new(authorize_input(&bench));
+    let (parts, _) = service
+        .request_to("/v1/authorize", "application/json", &authorize_body)
+        .into_parts();
+    let authorize_headers = Arc::new(parts.headers);
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
+    let authorize = {
+        let (client, latencies) = (client.clone(), latencies.clone());
+        move |_c: usize, _i: u64| {
+            let (client, headers, body, latencies) = (
+                client.clone(),
+                authorize_headers.clone(),
+                authorize_body.clone(),
+                latencies.clone(),
+            );
+            async move {
+                let mut request = hyper::Request::post(format!("http://{addr}/v1/authorize"))
+                    .body(Full::new(Bytes::from((*body).clone())))
+                    .expect("request");
+                *request.headers_mut() = (*headers).clone();
+                let t = Instant::now();
+                let (status, text) = send(&client, request).await;
+                let took = t.elapsed();
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&text));
+                let allowed = br#""decision":"Allow""#;
+                assert!(text.windows(allowed.len()).any(|w| w == allowed));
+                if let Ok(mut all) = latencies.lock() {
+                    all.push(took);
+                }
+                1
+            }
+        }
+    };
+    let (authorize_rps, authorize_n) = load(seconds, authorize).await;
+    let (p50, p99) = {
+        let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+        all.sort();
+        let at = |q: f64| {
+            all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        (at(0.50), at(0.99))
+    };
+
     // AssumeRole, each request signed afresh (a new session name each time).
     let assume_role = {
         let (client, bench_sts) = (client.clone(), bench_sts.clone());
@@ -393,6 +485,14 @@ async fn run(seconds: f64) {
         "GetUser, temporary credentials (portcullis)", session_rps, session_n
     );
     println!(
+        "{:<44} {:>12.0} {:>10}   p50 {:.2} ms, p99 {:.2} ms",
+        "POST /v1/authorize, 1 pair (portcullis)",
+        authorize_rps,
+        authorize_n,
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+    println!(
         "{:<44} {:>12.0} {:>10}",
         "AssumeRole, freshly signed (portcullis)", assume_rps, assume_n
     );
@@ -412,6 +512,28 @@ async fn run(seconds: f64) {
         "GetUser with temporary credentials runs at {:.0}% of the same request with a long-term key",
         100.0 * session_rps / get_rps
     );
+}
+
+/// The authorization API's input: one `s3:GetObject` of a GET `signer` signed for `s3`.
+fn authorize_input(signer: &Signer) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let path = "/bench-bucket/report.txt";
+    let unsigned = SignRequest::new("GET", path, "").header("host", "objects.example.com");
+    let mut params = SigningParams::new(&signer.key, &signer.secret, "us-east-1", "s3", now);
+    params.content_sha256_header = true;
+    let mut headers = vec![("host".to_owned(), "objects.example.com".to_owned())];
+    headers.extend(
+        sign(&unsigned, &params)
+            .expect("signing a well-formed request")
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v)),
+    );
+    serde_json::json!({
+        "signingName": "s3",
+        "request": {"method": "GET", "path": path, "headers": headers, "sourceIp": "203.0.113.7"},
+        "authorizations": [{"action": "s3:GetObject", "resource": "arn:aws:s3:::bench-bucket/report.txt"}],
+    })
+    .to_string()
 }
 
 /// The text of the first `<name>` element of an XML answer.

@@ -1,5 +1,6 @@
-//! The HTTP surface: `GET /healthz`, and the AWS Query API at `/` (POST form or GET query),
-//! routed on `Action` and `Version`.
+//! The HTTP surface: `GET /healthz`, the AWS Query API at `/` (POST form or GET query),
+//! routed on `Action` and `Version`, and the authorization API at `POST /v1/authorize`
+//! (JSON, [`crate::authorize_api`]), both behind the same slots, body limits and timeouts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use portcullis_iam::IamService;
 use portcullis_iam::ids::new_request_id;
 use portcullis_iam::model::KeyStatus;
@@ -60,7 +61,7 @@ pub struct AppState {
 impl AppState {
     /// The region of a call that carries no signature (AssumeRoleWithWebIdentity): the first
     /// region served, else `us-east-1`.
-    fn default_region(&self) -> &str {
+    pub(crate) fn default_region(&self) -> &str {
         self.regions.first().map_or("us-east-1", String::as_str)
     }
 }
@@ -79,6 +80,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/", any(api))
+        .route(crate::authorize_api::PATH, post(authorize))
         .with_state(state)
 }
 
@@ -108,6 +110,37 @@ fn error_response(e: &ApiError, request_id: &str) -> Response {
     )
 }
 
+/// What a request is to: the IAM/STS Query API (XML) or the authorization API (JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Query,
+    Authorize,
+}
+
+impl Endpoint {
+    /// The largest body a request signed by a known key may send.
+    fn body_limit(self) -> usize {
+        match self {
+            Endpoint::Query => MAX_BODY_BYTES,
+            Endpoint::Authorize => crate::authorize_api::MAX_BODY_BYTES,
+        }
+    }
+
+    fn response(self, status: u16, body: String, request_id: &str) -> Response {
+        match self {
+            Endpoint::Query => xml_response(status, body, request_id),
+            Endpoint::Authorize => crate::authorize_api::json_response(status, body, request_id),
+        }
+    }
+
+    fn error_response(self, e: &ApiError, request_id: &str) -> Response {
+        match self {
+            Endpoint::Query => error_response(e, request_id),
+            Endpoint::Authorize => crate::authorize_api::error_response(e, request_id),
+        }
+    }
+}
+
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         "RequestEntityTooLarge",
@@ -121,6 +154,24 @@ async fn api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
+    guarded(state, peer, request, Endpoint::Query).await
+}
+
+async fn authorize(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    guarded(state, peer, request, Endpoint::Authorize).await
+}
+
+/// Serves one request of `endpoint` within a slot and [`REQUEST_TIMEOUT`].
+async fn guarded(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    request: Request<Body>,
+    endpoint: Endpoint,
+) -> Response {
     let request_id = new_request_id();
     // A slot first: a flood waits briefly, then is told to come back (SDKs retry 503).
     let slot = state.in_flight.clone().acquire_owned();
@@ -130,11 +181,11 @@ async fn api(
             503,
             "The service is busy; retry the request.",
         );
-        return error_response(&e, &request_id);
+        return endpoint.error_response(&e, &request_id);
     };
     let served = tokio::time::timeout(
         REQUEST_TIMEOUT,
-        serve(state.clone(), slot, peer, request, &request_id),
+        serve(state.clone(), slot, peer, request, &request_id, endpoint),
     );
     match served.await {
         Ok(response) => response,
@@ -144,7 +195,7 @@ async fn api(
                 503,
                 "The request took too long to serve; retry it.",
             );
-            error_response(&e, &request_id)
+            endpoint.error_response(&e, &request_id)
         }
     }
 }
@@ -187,10 +238,11 @@ async fn serve(
     peer: SocketAddr,
     request: Request<Body>,
     request_id: &str,
+    endpoint: Endpoint,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let limit = if claims_known_credentials(&state, &parts) {
-        MAX_BODY_BYTES
+        endpoint.body_limit()
     } else {
         MAX_UNAUTHENTICATED_BODY_BYTES
     };
@@ -201,40 +253,78 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return error_response(&too_large(limit), request_id);
+        return endpoint.error_response(&too_large(limit), request_id);
     }
     let body = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, limit)).await {
         Ok(Ok(b)) => b,
-        Ok(Err(_)) => return error_response(&too_large(limit), request_id),
+        Ok(Err(_)) => return endpoint.error_response(&too_large(limit), request_id),
         Err(_) => {
             let e = ApiError::new(
                 "RequestTimeout",
                 400,
                 "The request body was not received within the time allowed.",
             );
-            return error_response(&e, request_id);
+            return endpoint.error_response(&e, request_id);
         }
     };
-    let method = parts.method.clone();
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().unwrap_or_default().to_owned();
-    let headers = parts.headers;
+    let incoming = Incoming {
+        method: parts.method.clone(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts.headers,
+        body,
+        peer,
+    };
     let rid = request_id.to_owned();
     let answer = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        handle(&state, &method, &path, &query, &headers, &body, peer, &rid)
+        match endpoint {
+            Endpoint::Query => handle(&state, &incoming, &rid),
+            Endpoint::Authorize => crate::authorize_api::handle(&state, &incoming, &rid),
+        }
     })
     .await;
     match answer {
-        Ok((status, xml)) => xml_response(status, xml, request_id),
+        Ok((status, body)) => endpoint.response(status, body, request_id),
         Err(_) => {
             let e = ApiError::new(
                 "ServiceFailure",
                 500,
                 "The request failed inside the service.",
             );
-            error_response(&e, request_id)
+            endpoint.error_response(&e, request_id)
         }
+    }
+}
+
+/// A request whose body has been read, as the handlers see it.
+pub(crate) struct Incoming {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+    pub peer: SocketAddr,
+}
+
+impl Incoming {
+    /// The request as SigV4 reads it.
+    pub fn signed(&self) -> SignedRequest<'_> {
+        let mut signed =
+            SignedRequest::new(self.method.as_str(), &self.path, &self.query).body(&self.body);
+        for (name, value) in &self.headers {
+            signed.push_header(name.as_str(), value.as_bytes());
+        }
+        signed
+    }
+
+    /// `aws:UserAgent`.
+    pub fn user_agent(&self) -> String {
+        self.headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -242,17 +332,15 @@ async fn serve(
 const WEB_IDENTITY_ACTION: &str = "AssumeRoleWithWebIdentity";
 
 /// Authenticates, routes and runs one API request; returns the status and XML body.
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    state: &AppState,
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    peer: SocketAddr,
-    request_id: &str,
-) -> (u16, String) {
+fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, String) {
+    let Incoming {
+        method,
+        query,
+        headers,
+        body,
+        peer,
+        ..
+    } = incoming;
     let mut params = if *method == Method::POST {
         Params::parse(body)
     } else {
@@ -270,14 +358,10 @@ fn handle(
     };
     let fail = |e: ApiError| (e.status, e.to_xml(namespace, request_id));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let client = state.transport.client(peer, headers);
+    let client = state.transport.client(*peer, headers);
     let mut env = RequestEnv {
-        source_ip: client.ip.to_string(),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
+        source_ip: Some(client.ip.to_string()),
+        user_agent: incoming.user_agent(),
         secure_transport: client.secure,
         now,
         region: state.default_region().to_owned(),
@@ -303,14 +387,7 @@ fn handle(
         };
     }
 
-    let header_pairs: Vec<(&str, &[u8])> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_bytes()))
-        .collect();
-    let mut signed = SignedRequest::new(method.as_str(), path, query).body(body);
-    for (name, value) in &header_pairs {
-        signed.push_header(name, value);
-    }
+    let signed = incoming.signed();
     let snapshot = state.service.snapshot();
     let service_name = match api {
         Api::Iam => "iam",

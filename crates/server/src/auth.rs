@@ -32,6 +32,9 @@ pub enum Identity {
         name: String,
         federating_user: String,
     },
+    /// An unsigned request to a service that asks the authorization API: only a resource
+    /// policy can allow it. Never a caller of the IAM or STS API.
+    Anonymous,
 }
 
 /// An authenticated caller.
@@ -57,7 +60,7 @@ impl Caller {
     /// session's role's, a federated user's federating user's. Root has none.
     pub fn policies(&self, snapshot: &Snapshot) -> Option<Arc<PrincipalPolicies>> {
         match &self.identity {
-            Identity::Root => None,
+            Identity::Root | Identity::Anonymous => None,
             Identity::User { name } => snapshot.user_policies(&self.account_id, name),
             Identity::AssumedRole { role_name, .. } => {
                 snapshot.role_policies(&self.account_id, role_name)
@@ -65,6 +68,21 @@ impl Caller {
             Identity::FederatedUser {
                 federating_user, ..
             } => snapshot.user_policies(&self.account_id, federating_user),
+        }
+    }
+
+    /// The caller of an unsigned request made to `account_id` (the account whose resource it
+    /// asks for, so that a denial is sealed for that account): `anonymous`.
+    pub fn anonymous(account_id: &str) -> Caller {
+        Caller {
+            account_id: account_id.to_owned(),
+            identity: Identity::Anonymous,
+            arn: "anonymous".to_owned(),
+            user_id: "anonymous".to_owned(),
+            principal: Principal::Anonymous,
+            tags: Vec::new(),
+            access_key_id: String::new(),
+            session: None,
         }
     }
 
@@ -146,7 +164,7 @@ fn truncated(text: &str, max: usize) -> &str {
 }
 
 /// Authenticates `request` at unix time `now`: the caller, and the region its signature is
-/// scoped to (`aws:RequestedRegion`).
+/// scoped to (`aws:RequestedRegion`). A body must be covered by the signature.
 pub fn authenticate(
     service: &IamService,
     snapshot: &Snapshot,
@@ -154,6 +172,37 @@ pub fn authenticate(
     now: i64,
     expected: ExpectedScope<'_>,
 ) -> Result<(Caller, String), ApiError> {
+    let signed = authenticate_signature(service, snapshot, request, now, expected)?;
+    // An unsigned payload could carry any Action: a body must be covered by the signature.
+    if !signed.payload_signed && !request.body_bytes().is_empty() {
+        return Err(ApiError::new(
+            "IncompleteSignature",
+            400,
+            "The request body must be signed (UNSIGNED-PAYLOAD is not accepted with a body).",
+        ));
+    }
+    Ok((signed.caller, signed.region))
+}
+
+/// What a verified signature establishes.
+pub struct Authenticated {
+    pub caller: Caller,
+    /// The region the signature is scoped to (`aws:RequestedRegion`).
+    pub region: String,
+    /// Whether the signature covers the body (false for `UNSIGNED-PAYLOAD` with a body).
+    pub payload_signed: bool,
+}
+
+/// Authenticates `request` at unix time `now`, leaving to the caller what to do with a body
+/// the signature does not cover (the IAM API refuses it, [`authenticate`]; a service asking
+/// the authorization API is told).
+pub fn authenticate_signature(
+    service: &IamService,
+    snapshot: &Snapshot,
+    request: &SignedRequest<'_>,
+    now: i64,
+    expected: ExpectedScope<'_>,
+) -> Result<Authenticated, ApiError> {
     let auth = parse(request).map_err(|e| from_sigv4(&e))?;
     expected.check(auth.scope())?;
     let region = auth.scope().region.clone();
@@ -181,14 +230,6 @@ pub fn authenticate(
         }
     };
     let verified = verify(&auth, request, secret.expose(), now).map_err(|e| from_sigv4(&e))?;
-    // An unsigned payload could carry any Action: a body must be covered by the signature.
-    if !verified.payload_signed() && !request.body_bytes().is_empty() {
-        return Err(ApiError::new(
-            "IncompleteSignature",
-            400,
-            "The request body must be signed (UNSIGNED-PAYLOAD is not accepted with a body).",
-        ));
-    }
     let caller = match session {
         None => {
             let key = snapshot
@@ -206,7 +247,11 @@ pub fn authenticate(
         }
         Some(claims) => session_caller(snapshot, claims),
     }?;
-    Ok((caller, region))
+    Ok(Authenticated {
+        caller,
+        region,
+        payload_signed: verified.payload_signed(),
+    })
 }
 
 /// A caller with long-term credentials (or a GetSessionToken session of the same identity).

@@ -19,7 +19,8 @@ use crate::error::ApiError;
 /// Facts about the request that condition keys report.
 #[derive(Debug, Clone)]
 pub struct RequestEnv {
-    pub source_ip: String,
+    /// `aws:SourceIp`; `None` when a service asking the authorization API does not say.
+    pub source_ip: Option<String>,
     pub user_agent: String,
     pub secure_transport: bool,
     /// Unix seconds.
@@ -108,7 +109,9 @@ impl KeySink for KeyList {
 
 impl RequestEnv {
     fn add_keys(&self, sink: &mut impl KeySink) {
-        sink.one("aws:SourceIp", &self.source_ip);
+        if let Some(ip) = &self.source_ip {
+            sink.one("aws:SourceIp", ip);
+        }
         sink.one("aws:UserAgent", &self.user_agent);
         sink.one(
             "aws:SecureTransport",
@@ -250,21 +253,97 @@ pub fn authorize(
     env: &RequestEnv,
     q: &Question<'_>,
 ) -> Result<(), ApiError> {
+    decide_with(caller, snapshot, env, q, |decided| {
+        if decided.decision.is_allowed() {
+            Ok(())
+        } else {
+            Err(decided.denial(service))
+        }
+    })
+}
+
+/// The whole answer to a question: the decision, the statements that made it, and for a
+/// refusal the AccessDenied [`authorize`] returns.
+pub struct Ruling {
+    pub decision: Decision,
+    pub statements: Vec<MatchedItem>,
+    pub denial: Option<ApiError>,
+}
+
+/// Like [`authorize`] (the same evaluation), answering with the decision and its matched
+/// statements: what the authorization API reports to a service.
+pub fn rule(
+    service: &IamService,
+    caller: &Caller,
+    snapshot: &Snapshot,
+    env: &RequestEnv,
+    q: &Question<'_>,
+) -> Ruling {
+    decide_with(caller, snapshot, env, q, |decided| Ruling {
+        statements: matched_items(decided.inputs, &decided.decision),
+        denial: (!decided.decision.is_allowed()).then(|| decided.denial(service)),
+        decision: decided.decision.clone(),
+    })
+}
+
+/// A decision with what it was made from.
+struct Decided<'a> {
+    caller: &'a Caller,
+    env: &'a RequestEnv,
+    q: &'a Question<'a>,
+    inputs: &'a PolicyInputs<'a>,
+    request: &'a Request,
+    decision: Decision,
+}
+
+impl Decided<'_> {
+    /// AWS's AccessDenied for this (refused) request, with the sealed explanation: sealed for
+    /// the caller's account, or for an anonymous caller the account that owns the resource.
+    fn denial(&self, service: &IamService) -> ApiError {
+        let (caller, q) = (self.caller, self.q);
+        let explanation = explain(
+            caller,
+            self.env,
+            q,
+            self.inputs,
+            self.request,
+            &self.decision,
+        );
+        let account = match caller.identity {
+            crate::auth::Identity::Anonymous => q.resource_account.unwrap_or(&caller.account_id),
+            _ => &caller.account_id,
+        };
+        let encoded = service.seal_authorization_message(account, &explanation);
+        let mut denied = access_denied(caller, q.action, q.resource, &self.decision);
+        denied.message = format!(
+            "{}. Encoded authorization failure message: {encoded}",
+            denied.message
+        );
+        denied
+    }
+}
+
+/// The one evaluation of a caller's question: its policies from the snapshot, the session's,
+/// the resource policy and the condition keys → the engine's decision, handed to `answer`.
+fn decide_with<R>(
+    caller: &Caller,
+    snapshot: &Snapshot,
+    env: &RequestEnv,
+    q: &Question<'_>,
+    answer: impl FnOnce(Decided<'_>) -> R,
+) -> R {
     let request = request(caller, env, q);
     let policies = CallerPolicies::of(caller, snapshot);
     let inputs = policies.inputs(q);
     let decision = inputs.evaluate(&request);
-    if decision.is_allowed() {
-        return Ok(());
-    }
-    let explanation = explain(caller, env, q, &inputs, &request, &decision);
-    let encoded = service.seal_authorization_message(&caller.account_id, &explanation);
-    let mut denied = access_denied(caller, q.action, q.resource, &decision);
-    denied.message = format!(
-        "{}. Encoded authorization failure message: {encoded}",
-        denied.message
-    );
-    Err(denied)
+    answer(Decided {
+        caller,
+        env,
+        q,
+        inputs: &inputs,
+        request: &request,
+        decision,
+    })
 }
 
 /// Keys the engine adds from the principal, under the names AWS documents (the engine keeps
@@ -288,7 +367,7 @@ struct Items<'a, T> {
 struct DecodedMessage<'a> {
     allowed: bool,
     explicit_deny: bool,
-    matched_statements: Items<'a, MatchedItem<'a>>,
+    matched_statements: Items<'a, MatchedItem>,
     /// For an implicit deny, the kind of policy that lacked an Allow (`identityPolicies`,
     /// `permissionsBoundary`, `sessionPolicy`, `resourcePolicy`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -297,17 +376,42 @@ struct DecodedMessage<'a> {
     context: MessageContext<'a>,
 }
 
-#[derive(Serialize)]
+/// A statement that took part in a decision, as decoded messages and the authorization API
+/// report it.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct MatchedItem<'a> {
+pub struct MatchedItem {
     #[serde(skip_serializing_if = "Option::is_none")]
-    statement_id: Option<&'a str>,
-    effect: &'static str,
+    pub statement_id: Option<String>,
+    pub effect: &'static str,
     /// The label of the statement's policy: a managed policy's ARN, `user/NAME:POLICY` for
     /// an inline policy, `ROLE_ARN trust policy`...
-    policy: &'a str,
-    policy_type: String,
-    statement_index: u32,
+    pub policy: String,
+    pub policy_type: String,
+    pub statement_index: u32,
+}
+
+/// The statements of `decision`, each with the label of its policy.
+fn matched_items(inputs: &PolicyInputs<'_>, decision: &Decision) -> Vec<MatchedItem> {
+    decision
+        .statements
+        .iter()
+        .filter_map(|m| {
+            let set = inputs.set(m.source)?;
+            let labeled = set.policies().get(m.id.policy as usize)?;
+            let statement = set.statement(m.id)?;
+            Some(MatchedItem {
+                statement_id: statement.sid.clone(),
+                effect: match m.effect {
+                    Effect::Allow => "ALLOW",
+                    Effect::Deny => "DENY",
+                },
+                policy: labeled.label.clone(),
+                policy_type: m.source.to_string(),
+                statement_index: m.id.statement,
+            })
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -365,25 +469,7 @@ fn explain(
     request: &Request,
     decision: &Decision,
 ) -> String {
-    let mut statements: Vec<MatchedItem<'_>> = decision
-        .statements
-        .iter()
-        .filter_map(|m| {
-            let set = inputs.set(m.source)?;
-            let labeled = set.policies().get(m.id.policy as usize)?;
-            let statement = set.statement(m.id)?;
-            Some(MatchedItem {
-                statement_id: statement.sid.as_deref(),
-                effect: match m.effect {
-                    Effect::Allow => "ALLOW",
-                    Effect::Deny => "DENY",
-                },
-                policy: &labeled.label,
-                policy_type: m.source.to_string(),
-                statement_index: m.id.statement,
-            })
-        })
-        .collect();
+    let mut statements = matched_items(inputs, decision);
 
     let mut keys = KeyList::default();
     add_keys(caller, env, q.keys, &mut keys);

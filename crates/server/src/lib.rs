@@ -6,6 +6,7 @@
 
 mod app;
 mod auth;
+mod authorize_api;
 mod authz;
 mod error;
 mod files;

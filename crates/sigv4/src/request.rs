@@ -22,6 +22,8 @@ pub struct Request<'a> {
     query: &'a str,
     headers: Vec<(&'a str, &'a [u8])>,
     body: &'a [u8],
+    /// The body's SHA-256 (lowercase hex) when the body itself is not at hand.
+    payload_hash: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -33,6 +35,7 @@ impl<'a> Request<'a> {
             query,
             headers: Vec::new(),
             body: &[],
+            payload_hash: None,
         }
     }
 
@@ -57,6 +60,23 @@ impl<'a> Request<'a> {
     pub fn body(mut self, body: &'a [u8]) -> Self {
         self.body = body;
         self
+    }
+
+    /// Sets the body's SHA-256 (lowercase hex) in place of the body, for a verifier that was
+    /// handed the hash rather than the bytes (a service asking Portcullis about a request it
+    /// received): the signature is checked against this hash, the body is left empty.
+    pub fn payload_hash(mut self, hash: &'a str) -> Self {
+        self.payload_hash = Some(hash);
+        self
+    }
+
+    /// The body's SHA-256, lowercase hex: the one set by [`Request::payload_hash`], else the
+    /// hash of the body.
+    pub(crate) fn body_hash(&self) -> String {
+        match self.payload_hash {
+            Some(hash) => hash.to_owned(),
+            None => crate::canonical::sha256_hex(self.body),
+        }
     }
 
     /// The HTTP method, as sent (`GET`, `POST`, ...).
@@ -125,6 +145,7 @@ impl std::fmt::Debug for Request<'_> {
             .field("query_len", &self.query.len())
             .field("header_names", &names)
             .field("body_len", &self.body.len())
+            .field("payload_hash", &self.payload_hash)
             .finish()
     }
 }

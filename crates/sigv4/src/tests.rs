@@ -725,3 +725,28 @@ fn mangled_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_payload_hash_stands_for_the_body() {
+    let body = b"Action=CreateUser&UserName=alice&Version=2010-05-08";
+    let hash = crate::canonical::sha256_hex(body);
+    for content_sha256_header in [false, true] {
+        let mut p = params(T);
+        p.content_sha256_header = content_sha256_header;
+        let request = iam_post(body);
+        let added = sign(&request, &p).expect("signs");
+        let signed = with_headers(&request, &added);
+        // The verifier has only the hash: the same answer as with the body.
+        let hashed = signed.clone().body(b"").payload_hash(&hash);
+        assert_eq!(
+            check(&hashed, T),
+            Ok(Verified {
+                payload_signed: true
+            })
+        );
+        // A hash of other bytes does not verify.
+        let other = crate::canonical::sha256_hex(b"Action=DeleteUser");
+        let wrong = signed.clone().body(b"").payload_hash(&other);
+        assert!(check(&wrong, T).is_err());
+    }
+}

@@ -4,7 +4,7 @@
 use subtle::ConstantTimeEq;
 
 use crate::auth::{AuthKind, Authentication};
-use crate::canonical::{UNSIGNED_PAYLOAD, canonical_request, sha256_hex, string_to_sign};
+use crate::canonical::{UNSIGNED_PAYLOAD, canonical_request, string_to_sign};
 use crate::date::{format_amz_date, format_scope_date};
 use crate::error::{AuthLocation, Error, MAX_SKEW_SECONDS};
 use crate::key::SigningKey;
@@ -101,7 +101,7 @@ fn payload_hash(auth: &Authentication, request: &Request<'_>) -> Result<PayloadH
             reason: "more than one x-amz-content-sha256 header".to_owned(),
         })?;
     let Some(declared) = declared else {
-        let body_hash = sha256_hex(request.body_bytes());
+        let body_hash = request.body_hash();
         return Ok(match auth.kind() {
             AuthKind::Header => PayloadHash::One(body_hash, true),
             AuthKind::Presigned { .. } => PayloadHash::Presigned(body_hash),
@@ -116,7 +116,7 @@ fn payload_hash(auth: &Authentication, request: &Request<'_>) -> Result<PayloadH
         .ok()
         .filter(|d| crate::hex::decode_32(d).is_some())
         .ok_or(Error::UnsupportedPayloadHash)?;
-    let body_hash = sha256_hex(request.body_bytes());
+    let body_hash = request.body_hash();
     if declared != body_hash {
         return Err(Error::ContentSha256Mismatch);
     }

@@ -106,7 +106,10 @@ pub fn change_password(call: &Call<'_>) -> Result<Xml, ApiError> {
     call.authorize_entity("iam:ChangePassword", Entity::Caller, CallKeys::default())?;
     let name = match &call.caller.identity {
         Identity::User { name } => name.as_str(),
-        Identity::Root | Identity::AssumedRole { .. } | Identity::FederatedUser { .. } => {
+        Identity::Root
+        | Identity::AssumedRole { .. }
+        | Identity::FederatedUser { .. }
+        | Identity::Anonymous => {
             return Err(IamError::InvalidUserType(
                 "ChangePassword changes an IAM user's own password; only an IAM user can call it."
                     .into(),

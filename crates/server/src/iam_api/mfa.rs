@@ -148,7 +148,10 @@ pub fn list_mfa_devices(call: &Call<'_>) -> Result<Xml, ApiError> {
         (None, Identity::User { name }) => Some(name.as_str()),
         // Root's own devices are managed in the console, not through this API: none here.
         (None, Identity::Root) => None,
-        (None, Identity::AssumedRole { .. } | Identity::FederatedUser { .. }) => {
+        (
+            None,
+            Identity::AssumedRole { .. } | Identity::FederatedUser { .. } | Identity::Anonymous,
+        ) => {
             return Err(ApiError::validation(
                 "Must specify userName when calling with non-User credentials",
             ));

@@ -82,7 +82,10 @@ pub fn list_ssh_public_keys(call: &Call<'_>) -> Result<Xml, ApiError> {
         (None, Identity::User { name }) => Some(name.as_str()),
         // Root has no SSH keys of its own.
         (None, Identity::Root) => None,
-        (None, Identity::AssumedRole { .. } | Identity::FederatedUser { .. }) => {
+        (
+            None,
+            Identity::AssumedRole { .. } | Identity::FederatedUser { .. } | Identity::Anonymous,
+        ) => {
             return Err(ApiError::validation(
                 "Must specify userName when calling with non-User credentials",
             ));

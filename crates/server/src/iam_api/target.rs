@@ -76,11 +76,12 @@ impl Call<'_> {
             (Some(name), _) => Ok((Some(name), Entity::User(name))),
             (None, Identity::User { name }) => Ok((Some(name.as_str()), Entity::User(name))),
             (None, Identity::Root) => Ok((None, Entity::Root)),
-            (None, Identity::AssumedRole { .. } | Identity::FederatedUser { .. }) => {
-                Err(ApiError::validation(
-                    "Must specify userName when calling with non-User credentials",
-                ))
-            }
+            (
+                None,
+                Identity::AssumedRole { .. } | Identity::FederatedUser { .. } | Identity::Anonymous,
+            ) => Err(ApiError::validation(
+                "Must specify userName when calling with non-User credentials",
+            )),
         }
     }
 
@@ -93,9 +94,9 @@ impl Call<'_> {
             Entity::Caller => match &self.caller.identity {
                 Identity::User { name } => return self.target(Entity::User(name)),
                 Identity::Root => return self.target(Entity::Root),
-                Identity::AssumedRole { .. } | Identity::FederatedUser { .. } => {
-                    Target::found(self.caller.arn.clone(), &[], None)
-                }
+                Identity::AssumedRole { .. }
+                | Identity::FederatedUser { .. }
+                | Identity::Anonymous => Target::found(self.caller.arn.clone(), &[], None),
             },
             Entity::User(name) => match account.users.get(&name.to_lowercase()) {
                 Some(u) => Target::found(

@@ -37,7 +37,8 @@ pub(super) fn target_user<'a>(
             crate::auth::Identity::User { name, .. } => Ok(name),
             crate::auth::Identity::Root
             | crate::auth::Identity::AssumedRole { .. }
-            | crate::auth::Identity::FederatedUser { .. } => Err(ApiError::validation(
+            | crate::auth::Identity::FederatedUser { .. }
+            | crate::auth::Identity::Anonymous => Err(ApiError::validation(
                 "Must specify userName when calling with non-User credentials",
             )),
         },
