@@ -272,6 +272,14 @@ impl<'a> PolicyInputs<'a> {
                 }
                 allow(Basis::ResourcePolicy(Grant::Role), allows)
             }
+            Some(Grant::FederatingUser) => {
+                // Added to the user's permissions before the session was made: the session
+                // policy limits it (policy-semantics.md §1 step 4).
+                if let Some(missing) = self.session_check(principal, &session) {
+                    return deny(Basis::MissingAllow(missing), allows);
+                }
+                allow(Basis::ResourcePolicy(Grant::FederatingUser), allows)
+            }
             None if explicit_resource_allow => {
                 deny(Basis::MissingAllow(PolicySource::Resource), allows)
             }
@@ -370,6 +378,9 @@ impl fmt::Display for Basis {
             Basis::Root => f.write_str("the root user of the account has full access to its own account"),
             Basis::ResourcePolicy(Grant::Role) => f.write_str(
                 "the resource-based policy names the caller's role; the boundary and session policy allow it",
+            ),
+            Basis::ResourcePolicy(Grant::FederatingUser) => f.write_str(
+                "the resource-based policy names the IAM user who made the federated-user session; the session policy allows it",
             ),
             Basis::ResourcePolicy(Grant::Everyone) => f.write_str("the resource-based policy allows everyone"),
             Basis::ResourcePolicy(_) => f.write_str("the resource-based policy names the caller"),

@@ -31,6 +31,10 @@ pub enum Principal {
         arn: String,
         account: String,
         name: String,
+        /// The ARN of the IAM user whose credentials made the session, when known: a
+        /// resource-based policy that names that user reaches its sessions too, limited by
+        /// the session policy.
+        user_arn: Option<String>,
     },
     /// An AWS service acting as itself (`s3.amazonaws.com`).
     Service { name: String },
@@ -125,6 +129,7 @@ impl Principal {
                         arn: text.to_owned(),
                         name: name.to_owned(),
                         account,
+                        user_arn: None,
                     })
                 } else {
                     Err(invalid())
@@ -279,6 +284,9 @@ pub enum Grant {
     /// The policy names the role of the calling session: limited by the boundary and the
     /// session policy, not by the identity policies.
     Role,
+    /// The policy names the IAM user who made the calling federated-user session
+    /// (GetFederationToken): limited by the session policy.
+    FederatingUser,
     /// The policy names the caller itself (user, session, federated user, service) or
     /// everyone: only an explicit deny limits it.
     Direct,
@@ -358,6 +366,12 @@ impl PrincipalEntry {
             (PrincipalEntry::User(arn), Principal::User { arn: c, .. }) => {
                 (arn == c).then_some(Grant::Direct)
             }
+            (
+                PrincipalEntry::User(arn),
+                Principal::FederatedUser {
+                    user_arn: Some(c), ..
+                },
+            ) => (arn == c).then_some(Grant::FederatingUser),
             (
                 PrincipalEntry::Role { account, name },
                 Principal::AssumedRole {

@@ -11,6 +11,9 @@
 //!   "resourceControlPolicies": [[{...}]]
 //! }
 //! ```
+//! For a federated-user principal (`arn:aws:sts::A:federated-user/NAME`),
+//! `request.federatingUser` names the IAM user whose GetFederationToken call made the session
+//! (`arn:aws:iam::A:user/NAME`): a resource policy naming that user reaches the session.
 //! A policy may also be given as a string holding its JSON text. `sessionPolicy` may be an
 //! array (inline and managed session policies together).
 
@@ -198,6 +201,22 @@ fn parse_context(
     Ok(context)
 }
 
+/// `request.federatingUser`: an IAM user of the session's own account.
+fn federating_user(
+    req: &[(String, Json)],
+    account: &str,
+) -> Result<Option<String>, SimulationError> {
+    let Some(user) = string_field(req, "federatingUser")? else {
+        return Ok(None);
+    };
+    match Principal::parse(&user) {
+        Ok(Principal::User { account: a, .. }) if a == account => Ok(Some(user)),
+        _ => err(format!(
+            "request.federatingUser: \"{user}\" is not an IAM user of account {account} (arn:aws:iam::{account}:user/NAME)"
+        )),
+    }
+}
+
 impl Simulation {
     fn from_json(value: &Json, now: time::OffsetDateTime) -> Result<Simulation, SimulationError> {
         let Json::Object(fields) = value else {
@@ -252,7 +271,23 @@ impl Simulation {
                 role_name,
                 session_name,
             },
-            other => other,
+            Principal::FederatedUser {
+                arn,
+                account,
+                name,
+                user_arn: _,
+            } => Principal::FederatedUser {
+                user_arn: federating_user(req, &account)?,
+                arn,
+                account,
+                name,
+            },
+            other => {
+                if field(req, "federatingUser").is_some() {
+                    return err("request.federatingUser applies only to a federated-user principal (arn:aws:sts::ACCOUNT:federated-user/NAME)");
+                }
+                other
+            }
         };
         let mut request = Request::new(principal, &action, &resource, context);
         if let Some(account) = string_field(req, "resourceAccount")? {

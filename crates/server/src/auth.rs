@@ -441,6 +441,10 @@ fn session_caller(snapshot: &Snapshot, claims: Arc<SessionClaims>) -> Result<Cal
                     arn: arn.clone(),
                     account: account_id.clone(),
                     name: name.clone(),
+                    user_arn: Some(format!(
+                        "arn:aws:iam::{account_id}:user{}{}",
+                        user.path, user.name
+                    )),
                 },
                 identity: Identity::FederatedUser {
                     name: name.clone(),

@@ -875,3 +875,86 @@ async fn bad_input_is_refused_with_400_and_changes_nothing() {
 fn portcullis_server_limit() -> usize {
     1024 * 1024
 }
+
+#[tokio::test]
+async fn a_bucket_policy_naming_the_federating_user_reaches_its_federation_sessions() {
+    let server = TestServer::start().await;
+    let service = service_creds(&server).await;
+    // bob may only federate: nothing of s3 in his own policies.
+    let bob = user_creds(
+        &server,
+        "bob",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:GetFederationToken","Resource":"*"}}"#,
+    )
+    .await;
+    let federated = server
+        .sts(&bob.key, &bob.secret, None)
+        .get_federation_token()
+        .name("bob-app")
+        .policy(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#)
+        .send()
+        .await
+        .expect("federation token");
+    let c = federated.credentials().expect("credentials");
+    let session = Creds {
+        key: c.access_key_id().to_owned(),
+        secret: c.secret_access_key().to_owned(),
+        token: Some(c.session_token().to_owned()),
+    };
+    let bob_arn = format!("arn:aws:iam::{ACCOUNT}:user/bob");
+    let bucket_policy = |effect: &str, action: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","Principal":{{"AWS":"{bob_arn}"}},"Action":"{action}","Resource":"arn:aws:s3:::bucket-a/*"}}}}"#
+        )
+    };
+    let with = |policy: String, action: &str| {
+        json!({"action": action, "resource": "arn:aws:s3:::bucket-a/k", "resourcePolicy": policy})
+    };
+    let get = ClientCall::signed("GET", "/bucket-a/k", b"", &session, "s3");
+    let answer = ask_json(
+        &server,
+        &service,
+        &input(
+            get.json(),
+            vec![
+                // The bucket policy names bob: his federation session may read...
+                with(bucket_policy("Allow", "s3:GetObject"), "s3:GetObject"),
+                // ...but only within the session policy.
+                with(bucket_policy("Allow", "s3:*"), "s3:PutObject"),
+                // A Deny naming bob reaches the session too.
+                with(bucket_policy("Deny", "s3:GetObject"), "s3:GetObject"),
+                // Without the bucket policy, bob's own policies grant nothing of s3.
+                pair("s3:GetObject", "arn:aws:s3:::bucket-a/k"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.body["principal"]["arn"],
+        format!("arn:aws:sts::{ACCOUNT}:federated-user/bob-app")
+    );
+    assert_eq!(answer.body["principal"]["type"], "FederatedUser");
+    let allowed = answer.result(0);
+    assert_eq!(allowed["decision"], "Allow", "{allowed}");
+    assert!(
+        allowed["matchedStatements"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .any(|s| s["policyType"] == "resourcePolicy"),
+        "{allowed}"
+    );
+    let outside_session = answer.result(1);
+    assert_eq!(outside_session["decision"], "Deny", "{outside_session}");
+    assert_eq!(outside_session["outcome"], "implicitDeny");
+    let denied = answer.result(2);
+    assert_eq!(denied["outcome"], "explicitDeny", "{denied}");
+    assert!(
+        denied["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("with an explicit deny in a resource-based policy")),
+        "{denied}"
+    );
+    assert_eq!(answer.result(3)["outcome"], "implicitDeny");
+}
