@@ -284,7 +284,9 @@ impl Simulation {
             },
             other => {
                 if field(req, "federatingUser").is_some() {
-                    return err("request.federatingUser applies only to a federated-user principal (arn:aws:sts::ACCOUNT:federated-user/NAME)");
+                    return err(
+                        "request.federatingUser applies only to a federated-user principal (arn:aws:sts::ACCOUNT:federated-user/NAME)",
+                    );
                 }
                 other
             }

@@ -907,9 +907,7 @@ async fn a_bucket_policy_naming_the_federating_user_reaches_its_federation_sessi
             r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","Principal":{{"AWS":"{bob_arn}"}},"Action":"{action}","Resource":"arn:aws:s3:::bucket-a/*"}}}}"#
         )
     };
-    let with = |policy: String, action: &str| {
-        json!({"action": action, "resource": "arn:aws:s3:::bucket-a/k", "resourcePolicy": policy})
-    };
+    let with = |policy: String, action: &str| json!({"action": action, "resource": "arn:aws:s3:::bucket-a/k", "resourcePolicy": policy});
     let get = ClientCall::signed("GET", "/bucket-a/k", b"", &session, "s3");
     let answer = ask_json(
         &server,
