@@ -109,33 +109,42 @@ impl TestServer {
     /// A user with an access key and the given inline policy (named `inline`); returns the
     /// key's (id, secret).
     pub async fn user_keys(&self, name: &str, policy: Option<&str>) -> (String, String) {
-        let root = self.root();
-        root.create_user()
-            .user_name(name)
-            .send()
-            .await
-            .expect("create user");
-        if let Some(doc) = policy {
-            root.put_user_policy()
-                .user_name(name)
-                .policy_name("inline")
-                .policy_document(doc)
-                .send()
-                .await
-                .expect("put user policy");
-        }
-        let key = root
-            .create_access_key()
-            .user_name(name)
-            .send()
-            .await
-            .expect("create access key");
-        let key = key.access_key().expect("access key");
-        (
-            key.access_key_id().to_owned(),
-            key.secret_access_key().to_owned(),
-        )
+        user_keys_with(&self.root(), name, policy).await
     }
+}
+
+/// A user made by `iam` (any account's administrator) with an access key and the given
+/// inline policy (named `inline`); returns the key's (id, secret).
+pub async fn user_keys_with(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    policy: Option<&str>,
+) -> (String, String) {
+    iam.create_user()
+        .user_name(name)
+        .send()
+        .await
+        .expect("create user");
+    if let Some(doc) = policy {
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("inline")
+            .policy_document(doc)
+            .send()
+            .await
+            .expect("put user policy");
+    }
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .expect("create access key");
+    let key = key.access_key().expect("access key");
+    (
+        key.access_key_id().to_owned(),
+        key.secret_access_key().to_owned(),
+    )
 }
 
 async fn start_in(dir: PathBuf, limits: Limits) -> RunningServer {

@@ -1,0 +1,367 @@
+//! The seeds' example end to end: a real Portcullis (in this process), the real
+//! `portcullis-object-store` binary (a separate process, authorized by Portcullis), and the
+//! clients people use against S3 — the AWS CLI (`aws s3`, `aws s3api`) and boto3 — with their
+//! default settings.
+
+#[path = "../../../crates/server/tests/common/mod.rs"]
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::{ACCOUNT, TestServer};
+
+const OTHER_ACCOUNT: &str = "444455556666";
+const ALLOW_AUTHORIZE: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"portcullis:Authorize","Resource":"*"}}"#;
+
+/// The object store, running until dropped.
+struct Store {
+    child: Child,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_store(portcullis: &str, key: &str, secret: &str) -> Store {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis-object-store"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", portcullis)
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", "us-east-1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the object store");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    Store {
+        child,
+        endpoint: format!("http://{addr}"),
+        _dir: dir,
+    }
+}
+
+/// Credentials of a client.
+#[derive(Clone)]
+struct Creds {
+    key: String,
+    secret: String,
+    token: Option<String>,
+}
+
+/// What a client process printed.
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn client_env(command: &mut Command, store: &Store, creds: &Creds, home: &Path) {
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_ENDPOINT_URL_S3", &store.endpoint)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", &creds.key)
+        .env("AWS_SECRET_ACCESS_KEY", &creds.secret)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    if let Some(token) = &creds.token {
+        command.env("AWS_SESSION_TOKEN", token);
+    }
+}
+
+fn run(mut command: Command) -> Output {
+    // The in-process Portcullis keeps serving on the runtime's other threads meanwhile.
+    let out = tokio::task::block_in_place(|| command.output()).expect("run the client");
+    Output {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The AWS CLI with `args`, as `creds`.
+fn aws(store: &Store, creds: &Creds, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().expect("home");
+    let mut command = Command::new("aws");
+    command.args(args);
+    client_env(&mut command, store, creds, home.path());
+    run(command)
+}
+
+/// A boto3 script (`s3` is a client with default settings), as `creds`.
+fn boto3(store: &Store, creds: &Creds, script: &str) -> Output {
+    let home = tempfile::tempdir().expect("home");
+    let mut command = Command::new("python3");
+    command.arg("-c").arg(format!(
+        "import boto3, botocore\ns3 = boto3.client('s3')\n{script}"
+    ));
+    client_env(&mut command, store, creds, home.path());
+    run(command)
+}
+
+fn tools_present() -> bool {
+    let found = |program: &str, arg: &str| {
+        Command::new(program)
+            .arg(arg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    found("aws", "--version") && found("python3", "--version") && {
+        Command::new("python3")
+            .args(["-c", "import boto3"])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+async fn user(iam: &aws_sdk_iam::Client, name: &str, policy: Option<&str>) -> Creds {
+    let (key, secret) = common::user_keys_with(iam, name, policy).await;
+    Creds {
+        key,
+        secret,
+        token: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_cli_and_boto3_work_against_the_store_and_portcullis_decides() {
+    if !tools_present() {
+        // .ci/run installs both (and sets PORTCULLIS_REQUIRE_CLIENTS, so CI never skips); a
+        // developer machine without them skips with the reason.
+        let reason = "the AWS CLI and boto3 are needed (python3 -m pip install awscli boto3)";
+        assert!(
+            std::env::var_os("PORTCULLIS_REQUIRE_CLIENTS").is_none(),
+            "{reason}"
+        );
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    let server = TestServer::start().await;
+    let root = server.root();
+    let service = user(&root, "objstore", Some(ALLOW_AUTHORIZE)).await;
+    let store = start_store(&server.endpoint(), &service.key, &service.secret);
+
+    // The owner of the buckets may do anything in S3.
+    let admin = user(
+        &root,
+        "admin",
+        Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#),
+    )
+    .await;
+    for bucket in ["bucket-a", "bucket-b"] {
+        let out = aws(&store, &admin, &["s3", "mb", &format!("s3://{bucket}")]);
+        assert!(out.ok, "mb {bucket}: {}{}", out.stdout, out.stderr);
+    }
+    let file = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(file.path(), b"quarterly numbers\n").expect("write");
+    let path = file.path().to_str().expect("path");
+    for target in [
+        "s3://bucket-a/reports/q3.csv",
+        "s3://bucket-a/secret/salaries.csv",
+        "s3://bucket-b/b.txt",
+    ] {
+        let out = aws(&store, &admin, &["s3", "cp", path, target]);
+        assert!(out.ok, "cp {target}: {}{}", out.stdout, out.stderr);
+    }
+    let out = aws(&store, &admin, &["s3", "ls"]);
+    assert!(
+        out.ok && out.stdout.contains("bucket-a") && out.stdout.contains("bucket-b"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // The bucket policy: the other account may read bucket-a; nobody reads secret/.
+    let bucket_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Sid":"PartnerRead","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{OTHER_ACCOUNT}:root"}},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::bucket-a","arn:aws:s3:::bucket-a/*"]}},
+            {{"Sid":"NoSecrets","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-a/secret/*"}}]}}"#
+    );
+    let out = aws(
+        &store,
+        &admin,
+        &[
+            "s3api",
+            "put-bucket-policy",
+            "--bucket",
+            "bucket-a",
+            "--policy",
+            &bucket_policy,
+        ],
+    );
+    assert!(out.ok, "{}{}", out.stdout, out.stderr);
+    let out = aws(
+        &store,
+        &admin,
+        &["s3api", "get-bucket-policy", "--bucket", "bucket-a"],
+    );
+    assert!(
+        out.ok && out.stdout.contains("PartnerRead"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // Developers read bucket-a, and may not write bucket-b.
+    root.create_group()
+        .group_name("Developers")
+        .send()
+        .await
+        .expect("group");
+    root.put_group_policy()
+        .group_name("Developers")
+        .policy_name("read-a")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"},
+            {"Effect":"Allow","Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::bucket-a","arn:aws:s3:::bucket-a/*"]}]}"#)
+        .send()
+        .await
+        .expect("group policy");
+    let dev = user(&root, "dev", None).await;
+    root.add_user_to_group()
+        .group_name("Developers")
+        .user_name("dev")
+        .send()
+        .await
+        .expect("membership");
+    let out = aws(&store, &dev, &["s3", "ls", "s3://bucket-a/reports/"]);
+    assert!(
+        out.ok && out.stdout.contains("q3.csv"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let out = aws(
+        &store,
+        &dev,
+        &["s3", "cp", "s3://bucket-a/reports/q3.csv", "-"],
+    );
+    assert_eq!(out.stdout, "quarterly numbers\n", "{}", out.stderr);
+    let out = aws(&store, &dev, &["s3", "cp", path, "s3://bucket-b/dev.txt"]);
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(out.stderr.contains("AccessDenied"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "User: arn:aws:iam::{ACCOUNT}:user/dev is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::bucket-b/dev.txt because no identity-based policy allows the s3:PutObject action"
+        )),
+        "{}",
+        out.stderr
+    );
+    // The Deny in the bucket policy wins over the group's Allow, and says so.
+    let out = boto3(
+        &store,
+        &dev,
+        "try:\n    s3.get_object(Bucket='bucket-a', Key='secret/salaries.csv')\n    print('READ')\nexcept botocore.exceptions.ClientError as e:\n    print(e.response['Error']['Code'])\n    print(e.response['Error']['Message'])",
+    );
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.starts_with("AccessDenied\n"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("with an explicit deny in a resource-based policy"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("Encoded authorization failure message: "),
+        "{}",
+        out.stdout
+    );
+
+    // Another account's role session reads bucket-a through the bucket policy.
+    let running = server.server.as_ref().expect("running");
+    let (b_key, b_secret) = (
+        "AKIAOTHERROOT0000001",
+        "otherRootSecret0000000000000000000000000",
+    );
+    running
+        .add_account(OTHER_ACCOUNT, Some((b_key.into(), b_secret.into())))
+        .expect("second account");
+    let other = server.iam(b_key, b_secret);
+    other
+        .create_role()
+        .role_name("partner")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{OTHER_ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}}}"#
+        ))
+        .send()
+        .await
+        .expect("role");
+    other
+        .put_role_policy()
+        .role_name("partner")
+        .policy_name("s3-read")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket","s3:PutObject"],"Resource":"*"}}"#)
+        .send()
+        .await
+        .expect("role policy");
+    let assumer = user(
+        &other,
+        "carol",
+        Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#),
+    )
+    .await;
+    let assumed = server
+        .sts(&assumer.key, &assumer.secret, None)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{OTHER_ACCOUNT}:role/partner"))
+        .role_session_name("nightly")
+        .send()
+        .await
+        .expect("assume role");
+    let c = assumed.credentials().expect("credentials");
+    let partner = Creds {
+        key: c.access_key_id().to_owned(),
+        secret: c.secret_access_key().to_owned(),
+        token: Some(c.session_token().to_owned()),
+    };
+    let out = boto3(
+        &store,
+        &partner,
+        "print(s3.get_object(Bucket='bucket-a', Key='reports/q3.csv')['Body'].read().decode(), end='')\nprint([o['Key'] for o in s3.list_objects_v2(Bucket='bucket-a')['Contents']])",
+    );
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "quarterly numbers\n['reports/q3.csv', 'secret/salaries.csv']\n"
+    );
+    // The bucket policy grants no writes: the role's own Allow is not enough across accounts.
+    let out = aws(
+        &store,
+        &partner,
+        &["s3", "cp", path, "s3://bucket-a/partner.txt"],
+    );
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!(
+            "User: arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/partner/nightly is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::bucket-a/partner.txt because no resource-based policy allows the s3:PutObject action"
+        )),
+        "{}",
+        out.stderr
+    );
+}
