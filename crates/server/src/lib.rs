@@ -15,7 +15,6 @@ pub mod fuzzing;
 mod iam_api;
 mod query;
 mod sts_api;
-mod tls;
 mod transport;
 mod web_identity;
 mod xml;
@@ -45,7 +44,7 @@ pub fn served_actions() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 pub use ipnet::IpNet;
-pub use tls::TlsFiles;
+pub use portcullis_tls::TlsFiles;
 pub use transport::parse_trusted_proxy;
 
 /// How often recorded access-key uses are written to the store (and at shutdown).
@@ -232,7 +231,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         _ => None,
     };
 
-    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let acceptor = config
+        .tls
+        .as_ref()
+        .map(portcullis_tls::acceptor)
+        .transpose()
+        .map_err(|e| StartError::Tls(e.0))?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen {
@@ -277,7 +281,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                     .with_graceful_shutdown(stop)
                     .await
             }
-            Some(acceptor) => match tls::TlsListener::new(listener, acceptor) {
+            Some(acceptor) => match portcullis_tls::TlsListener::new(listener, acceptor) {
                 // `tap_io` only so that `ConnectInfo<SocketAddr>` works for this listener.
                 Ok(tls) => {
                     axum::serve(tls.tap_io(|_| ()), router)

@@ -12,6 +12,7 @@ use aws_sdk_iam::config::{BehaviorVersion, Region};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::tls_files;
 use common::{ACCOUNT, ROOT_KEY, ROOT_SECRET, error_code, iam_at, test_config};
 use portcullis_iam::seal::{MasterKey, SealedField};
 use portcullis_server::{RunningServer, StartError, TlsFiles, parse_trusted_proxy, start};
@@ -368,32 +369,6 @@ async fn a_legacy_data_dir_starts_once_sealed_again_and_then_refuses_the_legacy_
 }
 
 // ---- Hole 11: TLS and trusted proxies ----
-
-/// A new test CA and a certificate it signed for 127.0.0.1 and localhost, written as PEM files
-/// `<name>.crt` (leaf, then CA) and `<name>.key` in `dir`; and the CA's PEM.
-fn tls_files(dir: &Path, name: &str) -> (TlsFiles, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "portcullis test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let ca = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
-    let files = TlsFiles {
-        cert: dir.join(format!("{name}.crt")),
-        key: dir.join(format!("{name}.key")),
-    };
-    std::fs::write(&files.cert, format!("{}{}", leaf.pem(), ca_cert.pem())).unwrap();
-    std::fs::write(&files.key, leaf_key.serialize_pem()).unwrap();
-    (files, ca_cert.pem())
-}
 
 /// An IAM client over HTTPS that trusts only `ca_pem`.
 fn iam_tls(server: &RunningServer, ca_pem: &str, key: &str, secret: &str) -> aws_sdk_iam::Client {

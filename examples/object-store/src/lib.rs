@@ -22,14 +22,17 @@ use portcullis_guard::{Client, GuardLayer};
 use crate::handlers::{App, Authorizer, handle};
 use crate::store::Store;
 
-/// The service: every request through the guard, then to its operation.
-pub fn router(app: Arc<App>, client: Client) -> Router {
-    let guard = GuardLayer::new(client, "s3", Authorizer { app: app.clone() }).source_ip(|parts| {
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-    });
+/// The service: every request through the guard, then to its operation. `tls`: whether
+/// clients reach it over HTTPS (`aws:SecureTransport`).
+pub fn router(app: Arc<App>, client: Client, tls: bool) -> Router {
+    let guard = GuardLayer::new(client, "s3", Authorizer { app: app.clone() })
+        .secure_transport(tls)
+        .source_ip(|parts| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        });
     Router::new().fallback(handle).layer(guard).with_state(app)
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use clap::Parser;
 use portcullis_guard::{Client, EnvCredentials};
 
@@ -25,6 +26,12 @@ struct Args {
     /// us-east-1.
     #[arg(long)]
     region: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -52,21 +59,38 @@ async fn main() -> anyhow::Result<()> {
     let app = portcullis_object_store::open(&args.data_dir, &region)
         .await
         .with_context(|| format!("opening {}", args.data_dir.display()))?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(portcullis_tls::acceptor(&portcullis_tls::TlsFiles {
+            cert,
+            key,
+        })?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     // The line tests and scripts wait for.
     println!("listening on {addr}");
-    tracing::info!(%addr, portcullis = %client.endpoint(), "object store ready");
-    let router = portcullis_object_store::router(app, client);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    tracing::info!(%addr, portcullis = %client.endpoint(), https = tls.is_some(), "object store ready");
+    let router = portcullis_object_store::router(app, client, tls.is_some());
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let stop = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    };
+    match tls {
+        Some(acceptor) => {
+            // tap_io: axum gives a tapped listener's address as the connection's ConnectInfo.
+            let listener = portcullis_tls::TlsListener::new(listener, acceptor)?.tap_io(|_| ());
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stop)
+                .await?;
+        }
+        None => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stop)
+                .await?
+        }
+    }
     Ok(())
 }

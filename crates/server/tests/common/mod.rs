@@ -536,3 +536,29 @@ async fn send_bytes(addr: &str, wire: &[u8]) -> String {
     let _ = stream.read_to_end(&mut response).await;
     String::from_utf8_lossy(&response).into_owned()
 }
+
+/// A new test CA and a certificate it signed for 127.0.0.1 and localhost, written as PEM files
+/// `<name>.crt` (leaf, then CA) and `<name>.key` in `dir`; and the CA's PEM.
+pub fn tls_files(dir: &std::path::Path, name: &str) -> (portcullis_server::TlsFiles, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "portcullis test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let files = portcullis_server::TlsFiles {
+        cert: dir.join(format!("{name}.crt")),
+        key: dir.join(format!("{name}.key")),
+    };
+    std::fs::write(&files.cert, format!("{}{}", leaf.pem(), ca_cert.pem())).unwrap();
+    std::fs::write(&files.key, leaf_key.serialize_pem()).unwrap();
+    (files, ca_cert.pem())
+}

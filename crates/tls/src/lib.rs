@@ -18,8 +18,6 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::StartError;
-
 /// How long a client may take to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once; further connections wait in the kernel's backlog.
@@ -34,12 +32,24 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-fn file_error(path: &Path, message: impl std::fmt::Display) -> StartError {
-    StartError::Tls(format!("{}: {message}", path.display()))
+/// Why the certificate or key cannot be used; the message names the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsError(pub String);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+fn file_error(path: &Path, message: impl std::fmt::Display) -> TlsError {
+    TlsError(format!("{}: {message}", path.display()))
 }
 
 /// The rustls configuration for `files`.
-pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, StartError> {
+pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|e| file_error(&files.cert, e))?
         .collect::<Result<Vec<_>, _>>()
@@ -51,7 +61,7 @@ pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, StartError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| StartError::Tls(e.to_string()))?
+        .map_err(|e| TlsError(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| file_error(&files.key, format!("does not fit the certificate: {e}")))?;
@@ -60,14 +70,14 @@ pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, StartError> {
 }
 
 /// Accepts TCP connections and hands over those whose TLS handshake succeeded.
-pub(crate) struct TlsListener {
+pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     local_addr: SocketAddr,
     accept_loop: JoinHandle<()>,
 }
 
 impl TlsListener {
-    pub(crate) fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
+    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(MAX_HANDSHAKES);
         let permits = Arc::new(Semaphore::new(MAX_HANDSHAKES));
