@@ -95,6 +95,12 @@ impl Authentication {
         &self.signed_headers
     }
 
+    /// The signature the request carries, lowercase hex: the seed of an aws-chunked body's
+    /// chunk signatures.
+    pub fn signature_hex(&self) -> String {
+        crate::hex::encode(&self.signature)
+    }
+
     /// The session token (`X-Amz-Security-Token`, header or query), if any.
     pub fn session_token(&self) -> Option<&str> {
         self.session_token.as_deref()

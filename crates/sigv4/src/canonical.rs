@@ -4,8 +4,8 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{ALGORITHM, CredentialScope};
 use crate::error::Error;
-use crate::request::Request;
-use crate::uri::{canonical_path, canonical_query};
+use crate::request::{Request, UriEncoding};
+use crate::uri::{canonical_path, canonical_path_single, canonical_query};
 
 /// The payload hash of a presigned or unsigned-body request.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -51,7 +51,12 @@ pub(crate) fn canonical_request(
     let mut out = Vec::with_capacity(256 + request.query().len());
     out.extend_from_slice(request.method().as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(canonical_path(request.path()).as_bytes());
+    match request.uri_encoding_mode() {
+        UriEncoding::Double => out.extend_from_slice(canonical_path(request.path()).as_bytes()),
+        UriEncoding::Single => {
+            out.extend_from_slice(canonical_path_single(request.path()).as_bytes());
+        }
+    }
     out.push(b'\n');
     out.extend_from_slice(canonical_query(request.query(), exclude_param).as_bytes());
     out.push(b'\n');

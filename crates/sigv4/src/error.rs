@@ -88,8 +88,9 @@ pub enum Error {
         /// The server's clock, unix seconds.
         now: i64,
     },
-    /// `x-amz-content-sha256` is neither a SHA-256 hex digest nor `UNSIGNED-PAYLOAD`
-    /// (streaming/chunked payload signing is not supported).
+    /// `x-amz-content-sha256` is neither a SHA-256 hex digest, `UNSIGNED-PAYLOAD` nor one of
+    /// the SigV4 streaming forms (SigV4a's ECDSA streaming is not supported, and presigned
+    /// URLs cannot stream).
     UnsupportedPayloadHash,
     /// `x-amz-content-sha256` names a digest that is not the SHA-256 of the body.
     ContentSha256Mismatch,
@@ -217,8 +218,9 @@ impl fmt::Display for Error {
                 crate::format_amz_date(*now)
             ),
             Error::UnsupportedPayloadHash => f.write_str(
-                "x-amz-content-sha256 must be the hex SHA-256 of the body or UNSIGNED-PAYLOAD; \
-                 streaming payload signing is not supported",
+                "x-amz-content-sha256 must be the hex SHA-256 of the body, UNSIGNED-PAYLOAD, \
+                 STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] or STREAMING-UNSIGNED-PAYLOAD-TRAILER \
+                 (with header authentication)",
             ),
             Error::ContentSha256Mismatch => f.write_str(
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",

@@ -50,6 +50,18 @@ impl SigningKey {
         &self.scope
     }
 
+    /// The key as lowercase hex. It signs for its scope only (one day, region and service),
+    /// never for another; AWS hands such keys to the services that verify streamed chunks
+    /// themselves, and so may Portcullis. Treat it as a secret for that day.
+    pub fn to_hex(&self) -> String {
+        crate::hex::encode(&self.key)
+    }
+
+    /// A key given as [`SigningKey::to_hex`] wrote it, for `scope`.
+    pub fn from_hex(hex: &str, scope: CredentialScope) -> Option<SigningKey> {
+        crate::hex::decode_32(hex).map(|key| SigningKey { key, scope })
+    }
+
     /// `HMAC(kSigning, string_to_sign)`: the raw signature.
     pub(crate) fn sign(&self, string_to_sign: &[u8]) -> [u8; 32] {
         hmac_sha256(&self.key, string_to_sign)

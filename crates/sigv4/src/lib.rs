@@ -24,11 +24,18 @@
 //! # Ok::<(), portcullis_sigv4::Error>(())
 //! ```
 //!
+//! S3's rules: a request built with [`UriEncoding::Single`] signs its path as sent (S3
+//! encodes paths once and does not normalize them); `UNSIGNED-PAYLOAD` leaves the body
+//! unsigned; the streaming forms (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`,
+//! `STREAMING-UNSIGNED-PAYLOAD-TRAILER`) sign the headers only, and [`ChunkedDecoder`]
+//! decodes the aws-chunked body, checking each chunk's signature and the trailer's.
+//!
 //! Servers that see many requests per key can derive the [`SigningKey`] once per
 //! `(access key id, scope)` and call [`verify_with_key`].
 
 mod auth;
 mod canonical;
+mod chunked;
 mod date;
 mod error;
 mod hex;
@@ -43,12 +50,16 @@ pub use auth::{
     parse,
 };
 pub use canonical::UNSIGNED_PAYLOAD;
+pub use chunked::{ChunkError, ChunkErrorKind, ChunkSigner, ChunkedDecoder, MAX_CHUNK_BYTES};
 pub use date::{format_amz_date, format_scope_date, parse_amz_date};
 pub use error::{AuthLocation, Error, MAX_SKEW_SECONDS, SignError};
 pub use key::SigningKey;
-pub use request::Request;
+pub use request::{Request, UriEncoding};
 pub use sign::{PayloadSigning, SigningParams, presign, sign};
-pub use verify::{Verified, verify, verify_with_key};
+pub use verify::{
+    STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_PAYLOAD_TRAILER, Streaming,
+    Verified, verify, verify_with_key,
+};
 
 #[cfg(test)]
 mod tests;

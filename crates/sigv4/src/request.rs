@@ -1,6 +1,28 @@
 //! A framework-neutral view of an HTTP request: what SigV4 reads, borrowed from whatever the
 //! server (or client) holds, so that this crate never depends on an HTTP library.
 
+/// How the canonical URI is made from the raw path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UriEncoding {
+    /// Every service but S3: the path is normalized (`.`, `..`, empty segments) and encoded
+    /// again, so `%20` on the wire is `%2520` in the canonical URI.
+    #[default]
+    Double,
+    /// S3: the path exactly as sent (already encoded once by the client), not normalized.
+    Single,
+}
+
+impl UriEncoding {
+    /// The rule of a signing name: [`UriEncoding::Single`] for `s3` (and S3's variants
+    /// `s3-object-lambda`, `s3express`), else [`UriEncoding::Double`].
+    pub fn for_service(signing_name: &str) -> UriEncoding {
+        match signing_name {
+            "s3" | "s3-object-lambda" | "s3express" => UriEncoding::Single,
+            _ => UriEncoding::Double,
+        }
+    }
+}
+
 /// The parts of an HTTP request that SigV4 signs.
 ///
 /// `path` and `query` are raw: exactly as on the wire (still percent-encoded), the query
@@ -24,6 +46,7 @@ pub struct Request<'a> {
     body: &'a [u8],
     /// The body's SHA-256 (lowercase hex) when the body itself is not at hand.
     payload_hash: Option<&'a str>,
+    uri_encoding: UriEncoding,
 }
 
 impl<'a> Request<'a> {
@@ -36,7 +59,19 @@ impl<'a> Request<'a> {
             headers: Vec::new(),
             body: &[],
             payload_hash: None,
+            uri_encoding: UriEncoding::Double,
         }
+    }
+
+    /// Sets how the canonical URI is made (S3 signs the path encoded once).
+    pub fn uri_encoding(mut self, encoding: UriEncoding) -> Self {
+        self.uri_encoding = encoding;
+        self
+    }
+
+    /// How the canonical URI is made.
+    pub fn uri_encoding_mode(&self) -> UriEncoding {
+        self.uri_encoding
     }
 
     /// A request from a request target (`/path?query`), split at the first `?`.
@@ -146,6 +181,7 @@ impl std::fmt::Debug for Request<'_> {
             .field("header_names", &names)
             .field("body_len", &self.body.len())
             .field("payload_hash", &self.payload_hash)
+            .field("uri_encoding", &self.uri_encoding)
             .finish()
     }
 }

@@ -83,7 +83,8 @@ fn aws_documented_iam_list_users_example_verifies() {
     assert_eq!(
         verify(&auth, &request, SECRET, T),
         Ok(Verified {
-            payload_signed: true
+            payload_signed: true,
+            streaming: None,
         })
     );
     assert_eq!(
@@ -118,7 +119,8 @@ fn header_auth_round_trips() {
     assert_eq!(
         check(&signed, T),
         Ok(Verified {
-            payload_signed: true
+            payload_signed: true,
+            streaming: None,
         })
     );
 
@@ -143,7 +145,8 @@ fn header_auth_round_trips() {
     assert_eq!(
         verify(&auth, &signed, SECRET, T + 60),
         Ok(Verified {
-            payload_signed: true
+            payload_signed: true,
+            streaming: None,
         })
     );
 }
@@ -166,7 +169,8 @@ fn presigned_round_trips() {
     assert_eq!(
         verify(&auth, &presigned, SECRET, T + 899),
         Ok(Verified {
-            payload_signed: true
+            payload_signed: true,
+            streaming: None,
         })
     );
 
@@ -177,14 +181,16 @@ fn presigned_round_trips() {
     assert_eq!(
         check(&presigned, T),
         Ok(Verified {
-            payload_signed: true
+            payload_signed: true,
+            streaming: None,
         })
     );
     let with_body = presigned.clone().body(b"Action=DeleteUser&UserName=bob");
     assert_eq!(
         check(&with_body, T),
         Ok(Verified {
-            payload_signed: false
+            payload_signed: false,
+            streaming: None,
         })
     );
 }
@@ -200,7 +206,8 @@ fn header_auth_with_unsigned_payload_reports_an_untrusted_body() {
     assert_eq!(
         check(&signed, T),
         Ok(Verified {
-            payload_signed: false
+            payload_signed: false,
+            streaming: None,
         })
     );
 }
@@ -566,9 +573,10 @@ fn content_sha256_must_match_the_body() {
     let other_body = with_headers(&iam_post(b"Action=DeleteUser"), &added);
     assert_eq!(check(&other_body, T), Err(Error::ContentSha256Mismatch));
 
+    // SigV4a's ECDSA streaming form is not supported (the SigV4 streaming forms are).
     let streaming = Request::new("PUT", "/", "")
         .header("host", "h")
-        .header("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+        .header("x-amz-content-sha256", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD")
         .header("x-amz-date", "20150830T123600Z")
         .header("authorization", "AWS4-HMAC-SHA256 Credential=A/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
     assert_eq!(check(&streaming, T), Err(Error::UnsupportedPayloadHash));
@@ -741,7 +749,8 @@ fn a_payload_hash_stands_for_the_body() {
         assert_eq!(
             check(&hashed, T),
             Ok(Verified {
-                payload_signed: true
+                payload_signed: true,
+                streaming: None,
             })
         );
         // A hash of other bytes does not verify.

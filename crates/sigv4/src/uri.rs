@@ -1,4 +1,5 @@
-//! The canonical URI and canonical query string, as AWS builds them for every service but S3.
+//! The canonical URI and canonical query string. The query is built alike for every service;
+//! the path is encoded again outside S3 and taken as sent by S3 ([`crate::UriEncoding`]).
 //!
 //! Encoding is RFC 3986: the unreserved characters (`A-Z a-z 0-9 - _ . ~`) stay, every other
 //! byte becomes `%XY` with uppercase hex.
@@ -129,7 +130,12 @@ fn normalize_path(path: &str) -> String {
     out
 }
 
-/// The canonical URI of a raw request path (as sent, without the query).
+/// S3's canonical URI: the raw path as sent (the client encoded it once), `/` when empty.
+pub(crate) fn canonical_path_single(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
+/// The canonical URI of a raw request path (as sent, without the query), outside S3.
 pub(crate) fn canonical_path(path: &str) -> String {
     let needs_normalizing =
         path.is_empty() || !path.starts_with('/') || path.contains("//") || path.contains('.');
@@ -162,6 +168,12 @@ mod tests {
         assert_eq!(canonical_path("/a%20b/c~d_e.f"), "/a%2520b/c~d_e.f");
         assert_eq!(canonical_path("/x:y@z!$"), "/x%3Ay%40z%21%24");
         assert_eq!(canonical_path("/é"), "/%C3%A9");
+    }
+
+    #[test]
+    fn s3_paths_are_taken_as_sent() {
+        assert_eq!(canonical_path_single(""), "/");
+        assert_eq!(canonical_path_single("/b/a%20b/./c//d"), "/b/a%20b/./c//d");
     }
 
     #[test]

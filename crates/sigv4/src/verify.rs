@@ -10,14 +10,56 @@ use crate::error::{AuthLocation, Error, MAX_SKEW_SECONDS};
 use crate::key::SigningKey;
 use crate::request::Request;
 
+/// `x-amz-content-sha256` of an aws-chunked body whose every chunk is signed.
+pub const STREAMING_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+/// The same, with signed trailing headers (checksums) after the last chunk.
+pub const STREAMING_PAYLOAD_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+/// An aws-chunked body with unsigned chunks and unsigned trailing headers (the checksum in
+/// the trailer is what protects the body; AWS's SDKs send it over HTTPS only).
+pub const STREAMING_UNSIGNED_PAYLOAD_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+/// An aws-chunked body (`x-amz-content-sha256: STREAMING-...`): the header signature covers
+/// the headers only; each chunk (and the trailer) is signed in turn, chained from the
+/// request's signature, and must be checked with a [`crate::ChunkedDecoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streaming {
+    /// Every chunk carries a `chunk-signature` (the `STREAMING-AWS4-HMAC-SHA256-*` forms).
+    pub signed_chunks: bool,
+    /// Trailing headers follow the last chunk (the `*-TRAILER` forms).
+    pub trailer: bool,
+}
+
+impl Streaming {
+    /// The streaming form `x-amz-content-sha256` names, if it names one.
+    pub fn from_content_sha256(value: &[u8]) -> Option<Streaming> {
+        let (signed_chunks, trailer) = match value {
+            v if v == STREAMING_PAYLOAD.as_bytes() => (true, false),
+            v if v == STREAMING_PAYLOAD_TRAILER.as_bytes() => (true, true),
+            v if v == STREAMING_UNSIGNED_PAYLOAD_TRAILER.as_bytes() => (false, true),
+            _ => return None,
+        };
+        Some(Streaming {
+            signed_chunks,
+            trailer,
+        })
+    }
+}
+
 /// What a successful verification established beyond "the signature is good".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub struct Verified {
     pub(crate) payload_signed: bool,
+    pub(crate) streaming: Option<Streaming>,
 }
 
 impl Verified {
+    /// For an aws-chunked body, how its chunks are signed; the body is then not covered by
+    /// [`Verified::payload_signed`] and must be decoded with a [`crate::ChunkedDecoder`].
+    pub fn streaming(&self) -> Option<Streaming> {
+        self.streaming
+    }
+
     /// Whether the body can be trusted: the signature covers it, or it is empty. `false` when
     /// the client signed `UNSIGNED-PAYLOAD` (header `x-amz-content-sha256: UNSIGNED-PAYLOAD`,
     /// or a presigned URL signed that way) and sent a body anyway: that body was not
@@ -88,6 +130,8 @@ fn check_time(auth: &Authentication, now: i64) -> Result<(), Error> {
 enum PayloadHash {
     /// Exactly this value (the body's SHA-256, or `UNSIGNED-PAYLOAD` from the header).
     One(String, bool),
+    /// An aws-chunked body: the literal header value is signed.
+    Streaming(&'static str, Streaming),
     /// A presigned URL: AWS's SDKs sign the body's hash (empty for GET) or, S3-style,
     /// `UNSIGNED-PAYLOAD`; both are accepted, and which one matched is reported.
     Presigned(String),
@@ -108,6 +152,18 @@ fn payload_hash(auth: &Authentication, request: &Request<'_>) -> Result<PayloadH
         });
     };
     let declared = declared.trim_ascii();
+    if let Some(streaming) = Streaming::from_content_sha256(declared) {
+        // Chunk signatures chain from a header signature; a presigned URL has no such form.
+        if matches!(auth.kind(), AuthKind::Presigned { .. }) {
+            return Err(Error::UnsupportedPayloadHash);
+        }
+        let literal = match (streaming.signed_chunks, streaming.trailer) {
+            (true, false) => STREAMING_PAYLOAD,
+            (true, true) => STREAMING_PAYLOAD_TRAILER,
+            _ => STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+        };
+        return Ok(PayloadHash::Streaming(literal, streaming));
+    }
     if declared == UNSIGNED_PAYLOAD.as_bytes() {
         let empty = request.body_bytes().is_empty();
         return Ok(PayloadHash::One(UNSIGNED_PAYLOAD.to_owned(), empty));
@@ -138,8 +194,14 @@ fn check_signature(
         let computed = key.sign(sts.as_bytes());
         Ok(bool::from(computed.ct_eq(auth.signature())))
     };
+    let mut streaming = None;
     let payload_signed = match payload_hash(auth, request)? {
         PayloadHash::One(hash, signed) => matches(&hash)?.then_some(signed),
+        PayloadHash::Streaming(literal, mode) => {
+            streaming = Some(mode);
+            // The body is covered by its chunks, not by this signature.
+            matches(literal)?.then_some(false)
+        }
         PayloadHash::Presigned(body_hash) => {
             if matches(&body_hash)? {
                 Some(true)
@@ -151,6 +213,9 @@ fn check_signature(
         }
     };
     payload_signed
-        .map(|payload_signed| Verified { payload_signed })
+        .map(|payload_signed| Verified {
+            payload_signed,
+            streaming,
+        })
         .ok_or(Error::SignatureDoesNotMatch)
 }
