@@ -89,6 +89,19 @@ pub(crate) struct Answer {
     pub client_error: Option<AwsError>,
     #[serde(default)]
     pub results: Vec<Ruling>,
+    #[serde(default)]
+    pub streaming: Option<StreamingChain>,
+}
+
+/// For an aws-chunked body: the signing key of the client's scope and the seed signature, to
+/// check the chunks as they are read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StreamingChain {
+    pub signing_key: String,
+    pub amz_date: String,
+    pub scope: String,
+    pub seed_signature: String,
 }
 
 /// What a request that passed the guard carries in its extensions: who made it and how each

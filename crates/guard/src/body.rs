@@ -20,6 +20,103 @@ pub enum BodyError {
     DigestMismatch,
     #[error("the request body could not be read: {0}")]
     Read(axum_core::BoxError),
+    /// An aws-chunked body that is not what its client signed, or not well formed.
+    #[error("{0}")]
+    Chunk(#[from] portcullis_sigv4::ChunkError),
+}
+
+impl BodyError {
+    /// The S3 error code a service answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BodyError::DigestMismatch => "XAmzContentSHA256Mismatch",
+            BodyError::Read(_) => "IncompleteBody",
+            BodyError::Chunk(e) => e.code(),
+        }
+    }
+}
+
+/// An aws-chunked body, decoded: data frames of verified chunks, then the trailing headers
+/// (checksums) as a trailers frame. An error ends the body if anything does not verify.
+pub(crate) struct Dechunked<B> {
+    inner: B,
+    decoder: portcullis_sigv4::ChunkedDecoder,
+    ended: bool,
+}
+
+impl<B> Dechunked<B> {
+    pub(crate) fn new(inner: B, decoder: portcullis_sigv4::ChunkedDecoder) -> Dechunked<B> {
+        Dechunked {
+            inner,
+            decoder,
+            ended: false,
+        }
+    }
+
+    fn trailers(&self) -> Option<http::HeaderMap> {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in self.decoder.trailers() {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                map.append(n, v);
+            }
+        }
+        (!map.is_empty()).then_some(map)
+    }
+}
+
+impl<B> Body for Dechunked<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<axum_core::BoxError>,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => {
+                    this.ended = true;
+                    return Poll::Ready(Some(Err(BodyError::Read(e.into()))));
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Some(data) = frame.data_ref() else {
+                        continue;
+                    };
+                    let mut out = Vec::new();
+                    if let Err(e) = this.decoder.feed(data, &mut out) {
+                        this.ended = true;
+                        return Poll::Ready(Some(Err(e.into())));
+                    }
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    if let Err(e) = this.decoder.finish() {
+                        return Poll::Ready(Some(Err(e.into())));
+                    }
+                    return Poll::Ready(this.trailers().map(|t| Ok(Frame::trailers(t))));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended
+    }
 }
 
 /// A body whose SHA-256 must come out as `expected`; the last read fails otherwise, so a

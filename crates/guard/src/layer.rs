@@ -13,10 +13,11 @@ use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 
 use crate::answer::{Answer, Authorized};
-use crate::body::{DigestChecked, GuardBody, parse_sha256};
+use crate::body::{Dechunked, DigestChecked, GuardBody, parse_sha256};
 use crate::check::Check;
 use crate::client::{Client, ClientError, ClientRequest, Question};
 use crate::reject::{ErrorFormat, Rejection};
+use portcullis_sigv4::{ChunkSigner, ChunkedDecoder, CredentialScope, SigningKey, Streaming};
 
 /// A body signed without `x-amz-content-sha256` is read whole to verify its hash; larger ones
 /// are refused (S3 and the SDKs send the header for large bodies).
@@ -270,9 +271,48 @@ async fn admit<M: MapRequest>(
             _ => Rejection::internal("The service could not authorize the request."),
         }
     })?;
+    let streaming = content_sha256.and_then(|v| Streaming::from_content_sha256(v.as_bytes()));
+    let chain = answer.streaming.clone();
     let mut authorized = rule(answer, checks.len())?;
     authorized.payload_signed &= !unsigned_body;
+    let body = match streaming {
+        Some(form) => {
+            let declared = parts
+                .headers
+                .get("x-amz-decoded-content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let decoder = chunk_decoder(form, chain.as_ref(), declared).ok_or_else(|| {
+                Rejection::internal("The service could not verify the request's chunks.")
+                    .with_request_id(authorized.request_id.clone())
+            })?;
+            // The chunks' signatures (or the unsigned form's trailing checksum) cover it.
+            authorized.payload_signed = form.signed_chunks;
+            GuardBody::new(Dechunked::new(body, decoder))
+        }
+        None => body,
+    };
     Ok((authorized, body))
+}
+
+/// The decoder of an aws-chunked body, from the chain Portcullis handed over.
+fn chunk_decoder(
+    form: Streaming,
+    chain: Option<&crate::answer::StreamingChain>,
+    declared: Option<u64>,
+) -> Option<ChunkedDecoder> {
+    let signer = match chain {
+        Some(chain) if form.signed_chunks => {
+            let mut parts = chain.scope.split('/');
+            let (date, region, service) = (parts.next()?, parts.next()?, parts.next()?);
+            let scope = CredentialScope::new(date, region, service);
+            let key = SigningKey::from_hex(&chain.signing_key, scope)?;
+            let time = portcullis_sigv4::parse_amz_date(&chain.amz_date)?;
+            Some(ChunkSigner::new(key, time, &chain.seed_signature)?)
+        }
+        _ => None,
+    };
+    ChunkedDecoder::new(form, signer, declared)
 }
 
 /// The answer's verdict: the client's error, the first denial, or every pair allowed.

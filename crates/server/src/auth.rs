@@ -11,7 +11,9 @@ use portcullis_iam::model::{KeyStatus, Tag};
 use portcullis_iam::session::{SessionClaims, SessionPrincipal, TokenError};
 use portcullis_iam::{IamService, PrincipalPolicies, Snapshot};
 use portcullis_policy::Principal;
-use portcullis_sigv4::{Error as SigError, Request as SignedRequest, parse, verify};
+use portcullis_sigv4::{
+    Error as SigError, Request as SignedRequest, SigningKey, UriEncoding, parse, verify_with_key,
+};
 
 use crate::error::ApiError;
 
@@ -172,6 +174,13 @@ pub fn authenticate(
     now: i64,
     expected: ExpectedScope<'_>,
 ) -> Result<(Caller, String), ApiError> {
+    // IAM, STS and the authorization API take no aws-chunked bodies (S3's streaming forms).
+    let streaming = request
+        .header_values("x-amz-content-sha256")
+        .any(|v| portcullis_sigv4::Streaming::from_content_sha256(v.trim_ascii()).is_some());
+    if streaming {
+        return Err(from_sigv4(&SigError::UnsupportedPayloadHash));
+    }
     let signed = authenticate_signature(service, snapshot, request, now, expected)?;
     // An unsigned payload could carry any Action: a body must be covered by the signature.
     if !signed.payload_signed && !request.body_bytes().is_empty() {
@@ -189,8 +198,21 @@ pub struct Authenticated {
     pub caller: Caller,
     /// The region the signature is scoped to (`aws:RequestedRegion`).
     pub region: String,
-    /// Whether the signature covers the body (false for `UNSIGNED-PAYLOAD` with a body).
+    /// Whether the signature covers the body (false for `UNSIGNED-PAYLOAD` with a body, and
+    /// for an aws-chunked body, which its chunks cover).
     pub payload_signed: bool,
+    /// For an aws-chunked body, what the service needs to check its chunks itself.
+    pub streaming: Option<StreamingKey>,
+}
+
+/// The chain of an aws-chunked body's signatures: its form, the signing key of the request's
+/// scope (one day, region and service: never the secret), the request time and the seed
+/// signature. AWS services receive the same from IAM to verify streamed chunks.
+pub struct StreamingKey {
+    pub form: portcullis_sigv4::Streaming,
+    pub key: portcullis_sigv4::SigningKey,
+    pub request_time: i64,
+    pub seed_signature: String,
 }
 
 /// Authenticates `request` at unix time `now`, leaving to the caller what to do with a body
@@ -203,6 +225,15 @@ pub fn authenticate_signature(
     now: i64,
     expected: ExpectedScope<'_>,
 ) -> Result<Authenticated, ApiError> {
+    // S3 signs the path as sent; every other service normalizes and encodes it again.
+    let single;
+    let request = match UriEncoding::for_service(expected.service) {
+        UriEncoding::Single => {
+            single = request.clone().uri_encoding(UriEncoding::Single);
+            &single
+        }
+        UriEncoding::Double => request,
+    };
     let auth = parse(request).map_err(|e| from_sigv4(&e))?;
     expected.check(auth.scope())?;
     let region = auth.scope().region.clone();
@@ -229,7 +260,14 @@ pub fn authenticate_signature(
             (key.secret.clone(), None)
         }
     };
-    let verified = verify(&auth, request, secret.expose(), now).map_err(|e| from_sigv4(&e))?;
+    let key = SigningKey::derive(secret.expose(), auth.scope());
+    let verified = verify_with_key(&auth, request, &key, now).map_err(|e| from_sigv4(&e))?;
+    let streaming = verified.streaming().map(|form| StreamingKey {
+        form,
+        key,
+        request_time: auth.request_time(),
+        seed_signature: auth.signature_hex(),
+    });
     let caller = match session {
         None => {
             let key = snapshot
@@ -251,6 +289,7 @@ pub fn authenticate_signature(
         caller,
         region,
         payload_signed: verified.payload_signed(),
+        streaming,
     })
 }
 

@@ -149,10 +149,44 @@ struct Answer<'a> {
     /// Whether the signature covers the body: false for `UNSIGNED-PAYLOAD` (the service must
     /// then not trust the body as signed) and for an unsigned request.
     payload_signed: bool,
+    /// For an aws-chunked body: what the service needs to verify the chunks itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    streaming: Option<StreamingOut>,
     /// The error the client should get when its request is not authentic.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_error: Option<ErrorOut<'a>>,
     results: Vec<ResultOut<'a>>,
+}
+
+/// The chain of an aws-chunked body's signatures, for the service that reads the body: the
+/// signing key of the client's scope only (one day, region and service), as AWS services
+/// receive it; never the secret.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamingOut {
+    signing_key: String,
+    /// The request's `X-Amz-Date`.
+    amz_date: String,
+    /// `date/region/service/aws4_request`.
+    scope: String,
+    seed_signature: String,
+    /// Every chunk carries a `chunk-signature`.
+    signed_chunks: bool,
+    /// Trailing headers follow the last chunk (signed when the chunks are).
+    trailer: bool,
+}
+
+impl StreamingOut {
+    fn of(s: &crate::auth::StreamingKey) -> StreamingOut {
+        StreamingOut {
+            signing_key: s.key.to_hex(),
+            amz_date: portcullis_sigv4::format_amz_date(s.request_time),
+            scope: s.key.scope().to_scope_string(),
+            seed_signature: s.seed_signature.clone(),
+            signed_chunks: s.form.signed_chunks,
+            trailer: s.form.trailer,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -512,6 +546,13 @@ fn check_pair(i: usize, p: &PairInput, service_account: &str) -> Result<Pair, Ap
     })
 }
 
+/// Whether the request declares `x-amz-content-sha256: UNSIGNED-PAYLOAD`.
+fn declares_unsigned(request: &SignedRequest<'_>) -> bool {
+    request
+        .header_values("x-amz-content-sha256")
+        .any(|v| v.trim_ascii() == portcullis_sigv4::UNSIGNED_PAYLOAD.as_bytes())
+}
+
 /// The client's principal and a ruling for each pair, as the answer's JSON.
 fn answer(
     state: &AppState,
@@ -538,21 +579,32 @@ fn answer(
         service: &input.signing_name,
         regions: &state.regions,
     };
-    let (caller, region, payload_signed) = if unsigned {
+    let (caller, region, payload_signed, streaming) = if unsigned {
         (
             Caller::anonymous(&service.account_id),
             state.default_region().to_owned(),
             false,
+            None,
         )
     } else {
         match authenticate_signature(&state.service, snapshot, &request, now, expected) {
-            Ok(a) => (a.caller, a.region, a.payload_signed),
+            Ok(a) => {
+                // Without the body (or its hash) at hand, UNSIGNED-PAYLOAD (declared, or
+                // presigned) reads as an empty body: say the body is not covered.
+                let handed = checked.payload_hash.is_some() || !checked.body.is_empty();
+                let covered = a.payload_signed
+                    && !declares_unsigned(&request)
+                    && (handed || !r.query.contains("X-Amz-Signature="));
+                let streaming = a.streaming.as_ref().map(StreamingOut::of);
+                (a.caller, a.region, covered, streaming)
+            }
             Err(e) => {
                 let answer = Answer {
                     request_id,
                     principal: None,
                     region: None,
                     payload_signed: false,
+                    streaming: None,
                     client_error: Some(ErrorOut::of(&e)),
                     results: Vec::new(),
                 };
@@ -645,6 +697,7 @@ fn answer(
         }),
         region: Some(&region),
         payload_signed,
+        streaming,
         client_error: None,
         results,
     };

@@ -401,33 +401,25 @@ async fn put_object(
     body: Body,
 ) -> Result<Response, S3Error> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if header("x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-")) {
-        return Err(S3Error::new(
-            501,
-            "NotImplemented",
-            "aws-chunked uploads are not implemented yet.",
-        ));
-    }
     let upload = store.upload_path(bucket, key);
     let mut file = tokio::fs::File::create(&upload).await?;
     let mut digests = Digests::default();
     let mut body = body;
+    // An aws-chunked body's checksums come after its data, as trailing headers.
+    let mut trailers = HeaderMap::new();
     let outcome: Result<(), S3Error> = async {
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                if e.to_string().contains("XAmzContentSHA256Mismatch") {
-                    S3Error::new(
-                        400,
-                        "XAmzContentSHA256Mismatch",
-                        "The provided 'x-amz-content-sha256' header does not match what was computed.",
-                    )
-                } else {
-                    S3Error::new(400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+            let frame = frame.map_err(body_error)?;
+            match frame.into_data() {
+                Ok(data) => {
+                    digests.update(&data);
+                    file.write_all(&data).await?;
                 }
-            })?;
-            if let Some(data) = frame.data_ref() {
-                digests.update(data);
-                file.write_all(data).await?;
+                Err(frame) => {
+                    if let Ok(t) = frame.into_trailers() {
+                        trailers.extend(t);
+                    }
+                }
             }
         }
         file.flush().await?;
@@ -435,7 +427,11 @@ async fn put_object(
         Ok(())
     }
     .await;
-    let checksums = outcome.and_then(|()| verify_checksums(headers, digests));
+    let checksums = outcome.and_then(|()| {
+        let mut sent = headers.clone();
+        sent.extend(trailers);
+        verify_checksums(&sent, digests)
+    });
     let Verified {
         etag,
         size,
@@ -481,6 +477,33 @@ async fn put_object(
         }
     }
     Ok(response)
+}
+
+/// The S3 error for a body the guard refused while it was read.
+fn body_error(e: axum::Error) -> S3Error {
+    let inner = e.into_inner();
+    match inner.downcast_ref::<portcullis_guard::BodyError>() {
+        Some(portcullis_guard::BodyError::DigestMismatch) => S3Error::new(
+            400,
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        ),
+        Some(e @ portcullis_guard::BodyError::Chunk(_)) if e.code() == "SignatureDoesNotMatch" => {
+            S3Error::new(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+            )
+        }
+        Some(e @ portcullis_guard::BodyError::Chunk(_)) => {
+            S3Error::new(400, e.code(), e.to_string())
+        }
+        _ => S3Error::new(
+            400,
+            "IncompleteBody",
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        ),
+    }
 }
 
 /// What an upload's digests established: the ETag, the size and the checksums to keep.
