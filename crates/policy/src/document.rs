@@ -237,6 +237,27 @@ impl ResourcePattern {
         }
     }
 
+    /// The key [`crate::PolicySet`] indexes this pattern under: its literal beginning through
+    /// the first `/` or `:` of the resource part (`arn:aws:s3:::bucket/`), or the whole pattern
+    /// when it has no wildcard. Any resource it matches has the same [`Resource::index_key`].
+    /// `None` when a wildcard or a policy variable comes sooner (the pattern is scanned).
+    pub(crate) fn index_key(&self) -> Option<&str> {
+        let ResourceMatcher::ArnPrefix {
+            prefix,
+            resource: ResourcePart::Plain(_),
+        } = &self.matcher
+        else {
+            return None;
+        };
+        let part = &self.text[prefix.len()..];
+        let literal = part.find(['*', '?']).unwrap_or(part.len());
+        match part[..literal].find(['/', ':']) {
+            Some(at) => Some(&self.text[..prefix.len() + at + 1]),
+            None if literal == part.len() => Some(&self.text),
+            None => None,
+        }
+    }
+
     pub(crate) fn matches(&self, resource: &Resource, context: &RequestContext) -> bool {
         match &self.matcher {
             ResourceMatcher::Any => true,
@@ -293,6 +314,18 @@ impl Statement {
                 hit != clause.negated
             }
         }
+    }
+
+    /// The index keys of the Resource element's patterns, when every one has a key (see
+    /// [`ResourcePattern::index_key`]); `None` for NotResource, no Resource, or a pattern
+    /// without one.
+    pub(crate) fn resource_keys(&self) -> Option<Vec<&str>> {
+        let clause = self.resource.as_ref().filter(|c| !c.negated)?;
+        clause
+            .patterns
+            .iter()
+            .map(ResourcePattern::index_key)
+            .collect()
     }
 
     /// Whether every condition holds.

@@ -91,6 +91,20 @@ impl Resource {
         Some(self.text.split_at(c[4] + 1))
     }
 
+    /// The key under which [`crate::PolicySet`] finds the statements whose Resource can match:
+    /// the ARN through the first `/` or `:` of its resource part (`arn:aws:s3:::bucket/`), or
+    /// the whole text.
+    pub(crate) fn index_key(&self) -> &str {
+        let Some(c) = self.colons else {
+            return &self.text;
+        };
+        let start = c[4] + 1;
+        match self.text[start..].find(['/', ':']) {
+            Some(at) => &self.text[..start + at + 1],
+            None => &self.text,
+        }
+    }
+
     /// The account segment, if the resource is an ARN that has one.
     pub fn account(&self) -> Option<&str> {
         self.segments().map(|s| s[4]).filter(|a| !a.is_empty())
