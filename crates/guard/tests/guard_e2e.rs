@@ -108,7 +108,6 @@ async fn call(
     body: &[u8],
     signing: Signing<'_>,
 ) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = addr.to_string();
     let mut headers = vec![("host".to_owned(), host.clone())];
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -142,8 +141,14 @@ async fn call(
         .as_bytes(),
     );
     wire.extend_from_slice(body);
+    send_wire(addr, &wire).await
+}
+
+/// Writes `wire` on a new connection; the answer's status and body.
+async fn send_wire(addr: SocketAddr, wire: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(&wire).await.expect("write");
+    stream.write_all(wire).await.expect("write");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.expect("read");
     let text = String::from_utf8_lossy(&response).into_owned();
@@ -299,4 +304,93 @@ async fn portcullis_refusing_the_service_fails_closed() {
     .await;
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("<Code>InternalError</Code>"), "{body}");
+}
+
+/// A PUT of `payload` as an aws-chunked body with signed chunks of `chunk` bytes; `tamper`
+/// flips a byte of the second chunk's data after signing.
+async fn chunked_put(
+    addr: SocketAddr,
+    key: &str,
+    secret: &str,
+    payload: &[u8],
+    tamper: bool,
+) -> (u16, String) {
+    use portcullis_sigv4::{
+        ChunkSigner, CredentialScope, SigningKey, Streaming, format_scope_date,
+    };
+    let host = addr.to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let length = payload.len().to_string();
+    let form = Streaming {
+        signed_chunks: true,
+        trailer: false,
+    };
+    let unsigned = SignRequest::new("PUT", "/bucket-a/chunked.bin", "")
+        .header("host", &host)
+        .header("content-encoding", "aws-chunked")
+        .header("x-amz-decoded-content-length", &length);
+    let mut params = SigningParams::new(key, secret, "us-east-1", "s3", now);
+    params.content_sha256_header = true;
+    params.payload = PayloadSigning::Streaming(form);
+    let added = sign(&unsigned, &params).expect("sign");
+    let authorization = added
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.clone())
+        .expect("authorization");
+    let seed = authorization
+        .rsplit("Signature=")
+        .next()
+        .expect("signature");
+    let scope = CredentialScope::new(format_scope_date(now), "us-east-1", "s3");
+    let signer = ChunkSigner::new(SigningKey::derive(secret, &scope), now, seed).expect("signer");
+    let mut body = Vec::new();
+    let mut previous = signer.seed();
+    let mut pieces: Vec<&[u8]> = payload.chunks(8_192).collect();
+    pieces.push(b"");
+    for (i, piece) in pieces.iter().enumerate() {
+        let signature = signer.chunk_signature(&previous, piece);
+        previous = signature;
+        let hex: String = signature.iter().map(|b| format!("{b:02x}")).collect();
+        body.extend_from_slice(format!("{:x};chunk-signature={hex}\r\n", piece.len()).as_bytes());
+        let mut data = piece.to_vec();
+        if tamper && i == 1 {
+            data[0] ^= 1;
+        }
+        body.extend_from_slice(&data);
+        body.extend_from_slice(b"\r\n");
+    }
+    let mut wire = "PUT /bucket-a/chunked.bin HTTP/1.1\r\n"
+        .to_owned()
+        .into_bytes();
+    wire.extend_from_slice(format!("host: {host}\r\ncontent-encoding: aws-chunked\r\nx-amz-decoded-content-length: {length}\r\n").as_bytes());
+    for (name, value) in &added {
+        wire.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    wire.extend_from_slice(
+        format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    wire.extend_from_slice(&body);
+    send_wire(addr, &wire).await
+}
+
+#[tokio::test]
+async fn aws_chunked_bodies_reach_the_handler_decoded_and_a_forged_chunk_fails_the_read() {
+    let server = TestServer::start().await;
+    let addr = start_service(&server).await;
+    let (key, secret) = server.user_keys("writer", Some(WRITE_A)).await;
+    let payload: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+    let (status, body) = chunked_put(addr, &key, &secret, &payload, false).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.ends_with("wrote 20000 bytes (signed: true)"), "{body}");
+    let (status, body) = chunked_put(addr, &key, &secret, &payload, true).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("chunk 1") && body.contains("does not match"),
+        "{body}"
+    );
 }

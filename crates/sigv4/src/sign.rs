@@ -17,6 +17,9 @@ pub enum PayloadSigning {
     Body,
     /// Sign `UNSIGNED-PAYLOAD`: the body is left unauthenticated.
     Unsigned,
+    /// An aws-chunked body of this form: the headers are signed with its literal
+    /// (`STREAMING-...`), and the chunks with [`crate::ChunkSigner`] from the signature.
+    Streaming(crate::Streaming),
 }
 
 /// Who signs, for which scope, when, and how.
@@ -69,6 +72,7 @@ impl<'a> SigningParams<'a> {
         match self.payload {
             PayloadSigning::Body => sha256_hex(request.body_bytes()),
             PayloadSigning::Unsigned => UNSIGNED_PAYLOAD.to_owned(),
+            PayloadSigning::Streaming(form) => form.literal().to_owned(),
         }
     }
 }

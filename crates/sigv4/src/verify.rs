@@ -30,6 +30,15 @@ pub struct Streaming {
 }
 
 impl Streaming {
+    /// The `x-amz-content-sha256` value of this form.
+    pub fn literal(self) -> &'static str {
+        match (self.signed_chunks, self.trailer) {
+            (true, false) => STREAMING_PAYLOAD,
+            (true, true) => STREAMING_PAYLOAD_TRAILER,
+            _ => STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+        }
+    }
+
     /// The streaming form `x-amz-content-sha256` names, if it names one.
     pub fn from_content_sha256(value: &[u8]) -> Option<Streaming> {
         let (signed_chunks, trailer) = match value {
@@ -157,12 +166,7 @@ fn payload_hash(auth: &Authentication, request: &Request<'_>) -> Result<PayloadH
         if matches!(auth.kind(), AuthKind::Presigned { .. }) {
             return Err(Error::UnsupportedPayloadHash);
         }
-        let literal = match (streaming.signed_chunks, streaming.trailer) {
-            (true, false) => STREAMING_PAYLOAD,
-            (true, true) => STREAMING_PAYLOAD_TRAILER,
-            _ => STREAMING_UNSIGNED_PAYLOAD_TRAILER,
-        };
-        return Ok(PayloadHash::Streaming(literal, streaming));
+        return Ok(PayloadHash::Streaming(streaming.literal(), streaming));
     }
     if declared == UNSIGNED_PAYLOAD.as_bytes() {
         let empty = request.body_bytes().is_empty();
