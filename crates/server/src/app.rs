@@ -56,6 +56,8 @@ pub struct AppState {
     /// Slots for API requests in flight ([`MAX_IN_FLIGHT`]). A slot is held until the
     /// request's work ends, even when its client was answered by a timeout.
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Resource policies services hand over, compiled once.
+    pub resource_policies: crate::resource_policies::ResourcePolicies,
 }
 
 impl AppState {

@@ -13,7 +13,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use portcullis_iam::model::Tag;
-use portcullis_policy::{PolicyKind, PolicySet, parse_policy};
+use portcullis_policy::PolicySet;
+
+use crate::resource_policies::ResourcePolicies;
 use portcullis_sigv4::{Error as SigError, Request as SignedRequest};
 use serde::{Deserialize, Serialize};
 
@@ -129,7 +131,7 @@ enum KeyValues {
 struct Pair {
     action: String,
     resource: String,
-    resource_policy: Option<PolicySet>,
+    resource_policy: Option<std::sync::Arc<PolicySet>>,
     resource_tags: Vec<Tag>,
     resource_account: String,
     one: Vec<(String, String)>,
@@ -311,7 +313,7 @@ pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) ->
         Ok(input) => input,
         Err(e) => return fail(invalid(format!("The request body is not valid: {e}"))),
     };
-    let checked = match check(&input, &service.account_id) {
+    let checked = match check(&input, &service.account_id, &state.resource_policies) {
         Ok(checked) => checked,
         Err(e) => return fail(e),
     };
@@ -359,7 +361,11 @@ fn is_account_id(text: &str) -> bool {
 
 /// Checks every bound and compiles the resource policies: nothing is decided for a call with
 /// any fault.
-fn check(input: &AuthorizeInput, service_account: &str) -> Result<Checked, ApiError> {
+fn check(
+    input: &AuthorizeInput,
+    service_account: &str,
+    policies: &ResourcePolicies,
+) -> Result<Checked, ApiError> {
     let name = &input.signing_name;
     if name.is_empty()
         || name.len() > 64
@@ -424,7 +430,7 @@ fn check(input: &AuthorizeInput, service_account: &str) -> Result<Checked, ApiEr
         .authorizations
         .iter()
         .enumerate()
-        .map(|(i, p)| check_pair(i, p, service_account))
+        .map(|(i, p)| check_pair(i, p, service_account, policies))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Checked {
         body,
@@ -434,7 +440,12 @@ fn check(input: &AuthorizeInput, service_account: &str) -> Result<Checked, ApiEr
     })
 }
 
-fn check_pair(i: usize, p: &PairInput, service_account: &str) -> Result<Pair, ApiError> {
+fn check_pair(
+    i: usize,
+    p: &PairInput,
+    service_account: &str,
+    policies: &ResourcePolicies,
+) -> Result<Pair, ApiError> {
     let at = format!("authorizations[{i}]");
     let (service, action) = p.action.split_once(':').unwrap_or_default();
     let word = |s: &str| {
@@ -459,19 +470,13 @@ fn check_pair(i: usize, p: &PairInput, service_account: &str) -> Result<Pair, Ap
                 "{at}.resourcePolicy exceeds {MAX_RESOURCE_POLICY_BYTES} bytes."
             )));
         }
-        Some(text) => {
-            let policy = parse_policy(text, PolicyKind::Resource).map_err(|e| {
-                ApiError::new(
-                    "MalformedPolicyDocument",
-                    400,
-                    format!("{at}.resourcePolicy: {}", e.first_message()),
-                )
-            })?;
-            Some(PolicySet::single(
-                format!("{} resource policy", p.resource),
-                policy,
-            ))
-        }
+        Some(text) => Some(policies.compile(text).map_err(|message| {
+            ApiError::new(
+                "MalformedPolicyDocument",
+                400,
+                format!("{at}.resourcePolicy: {message}"),
+            )
+        })?),
     };
     if p.resource_tags.len() > MAX_RESOURCE_TAGS
         || p.resource_tags
@@ -653,7 +658,7 @@ fn answer(
                     multi: &multi,
                     ..CallKeys::default()
                 },
-                resource_policy: pair.resource_policy.as_ref(),
+                resource_policy: pair.resource_policy.as_deref(),
                 resource_account: Some(&pair.resource_account),
             };
             (

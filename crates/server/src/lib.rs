@@ -14,6 +14,7 @@ mod files;
 pub mod fuzzing;
 mod iam_api;
 mod query;
+mod resource_policies;
 mod sts_api;
 mod transport;
 mod web_identity;
@@ -256,6 +257,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             trusted_proxies: config.trusted_proxies.clone(),
         },
         in_flight: Arc::new(tokio::sync::Semaphore::new(app::MAX_IN_FLIGHT)),
+        resource_policies: Default::default(),
     });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
