@@ -33,6 +33,7 @@ fn claims() -> SessionClaims {
         source_identity: None,
         mfa_authenticated_at: None,
         chained: false,
+        context: Vec::new(),
     }
 }
 

@@ -82,6 +82,11 @@ pub struct SessionClaims {
     /// Made by a role session assuming another role.
     #[serde(default)]
     pub chained: bool,
+    /// Condition keys the session carries into every request it signs, as AWS sets them for
+    /// the credentials it delivers to an instance (`ec2:RoleDelivery`,
+    /// `ec2:SourceInstanceARN`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for SessionClaims {
@@ -167,6 +172,7 @@ mod tests {
             source_identity: None,
             mfa_authenticated_at: None,
             chained: false,
+            context: Vec::new(),
         }
     }
 

@@ -83,6 +83,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/", any(api))
         .route(crate::authorize_api::PATH, post(authorize))
+        .route(
+            crate::instance_credentials::PATH,
+            post(instance_credentials),
+        )
         .with_state(state)
 }
 
@@ -117,6 +121,7 @@ fn error_response(e: &ApiError, request_id: &str) -> Response {
 enum Endpoint {
     Query,
     Authorize,
+    InstanceCredentials,
 }
 
 impl Endpoint {
@@ -125,20 +130,25 @@ impl Endpoint {
         match self {
             Endpoint::Query => MAX_BODY_BYTES,
             Endpoint::Authorize => crate::authorize_api::MAX_BODY_BYTES,
+            Endpoint::InstanceCredentials => 4096,
         }
     }
 
     fn response(self, status: u16, body: String, request_id: &str) -> Response {
         match self {
             Endpoint::Query => xml_response(status, body, request_id),
-            Endpoint::Authorize => crate::authorize_api::json_response(status, body, request_id),
+            Endpoint::Authorize | Endpoint::InstanceCredentials => {
+                crate::authorize_api::json_response(status, body, request_id)
+            }
         }
     }
 
     fn error_response(self, e: &ApiError, request_id: &str) -> Response {
         match self {
             Endpoint::Query => error_response(e, request_id),
-            Endpoint::Authorize => crate::authorize_api::error_response(e, request_id),
+            Endpoint::Authorize | Endpoint::InstanceCredentials => {
+                crate::authorize_api::error_response(e, request_id)
+            }
         }
     }
 }
@@ -165,6 +175,14 @@ async fn authorize(
     request: Request<Body>,
 ) -> Response {
     guarded(state, peer, request, Endpoint::Authorize).await
+}
+
+async fn instance_credentials(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    guarded(state, peer, request, Endpoint::InstanceCredentials).await
 }
 
 /// Serves one request of `endpoint` within a slot and [`REQUEST_TIMEOUT`].
@@ -283,6 +301,9 @@ async fn serve(
         match endpoint {
             Endpoint::Query => handle(&state, &incoming, &rid),
             Endpoint::Authorize => crate::authorize_api::handle(&state, &incoming, &rid),
+            Endpoint::InstanceCredentials => {
+                crate::instance_credentials::handle(&state, &incoming, &rid)
+            }
         }
     })
     .await;

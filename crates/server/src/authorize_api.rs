@@ -46,7 +46,7 @@ pub const MAX_HEADERS: usize = 200;
 
 /// Condition keys a service may not set: Portcullis sets them from the verified request and
 /// the principal (names compared without regard to case, prefixes ending in `/` or `*`).
-const RESERVED_KEYS: [&str; 15] = [
+const RESERVED_KEYS: [&str; 17] = [
     "aws:sourceip",
     "aws:useragent",
     "aws:securetransport",
@@ -62,6 +62,9 @@ const RESERVED_KEYS: [&str; 15] = [
     "aws:resourcetag/",
     "aws:resourceaccount",
     "aws:federatedprovider",
+    // Set by the session of instance credentials.
+    "ec2:roledelivery",
+    "ec2:sourceinstancearn",
 ];
 
 /// The call's body.
@@ -279,35 +282,65 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new("InvalidRequest", 400, message)
 }
 
-/// Authenticates the service, reads its question, checks that it may ask, then answers it.
-pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, String) {
-    let fail = |e: ApiError| (e.status, error_json(&e, request_id));
+/// A caller of Portcullis's own JSON APIs for services (signing name `portcullis`), as any
+/// caller of the IAM API is authenticated: the caller, the snapshot it was found in, and the
+/// request's environment.
+pub(crate) struct ServiceCall {
+    pub caller: Caller,
+    pub snapshot: std::sync::Arc<portcullis_iam::Snapshot>,
+    pub env: RequestEnv,
+}
+
+/// Authenticates a call to one of Portcullis's JSON APIs for services.
+pub(crate) fn authenticate_service(
+    state: &AppState,
+    incoming: &Incoming,
+) -> Result<ServiceCall, ApiError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let snapshot = state.service.snapshot();
-
-    // The service itself, as any caller of the IAM API.
     let signed = incoming.signed();
     let expected = ExpectedScope {
         service: SIGNING_NAME,
         regions: &state.regions,
     };
-    let (service, region) = match authenticate(&state.service, &snapshot, &signed, now, expected) {
-        Ok(authenticated) => authenticated,
-        Err(e) => return fail(e),
-    };
-    if !service.is_session() {
+    let (caller, region) = authenticate(&state.service, &snapshot, &signed, now, expected)?;
+    if !caller.is_session() {
         state
             .service
-            .record_key_use(&service.access_key_id, SIGNING_NAME, &region);
+            .record_key_use(&caller.access_key_id, SIGNING_NAME, &region);
     }
     let client = state.transport.client(incoming.peer, &incoming.headers);
-    let service_env = RequestEnv {
+    let env = RequestEnv {
         source_ip: Some(client.ip.to_string()),
         user_agent: incoming.user_agent(),
         secure_transport: client.secure,
         now,
         region,
     };
+    Ok(ServiceCall {
+        caller,
+        snapshot,
+        env,
+    })
+}
+
+/// The API's own refusal as JSON, with its status.
+pub(crate) fn refusal(e: &ApiError, request_id: &str) -> (u16, String) {
+    (e.status, error_json(e, request_id))
+}
+
+/// Authenticates the service, reads its question, checks that it may ask, then answers it.
+pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, String) {
+    let fail = |e: ApiError| refusal(&e, request_id);
+    let ServiceCall {
+        caller: service,
+        snapshot,
+        env: service_env,
+    } = match authenticate_service(state, incoming) {
+        Ok(call) => call,
+        Err(e) => return fail(e),
+    };
+    let now = service_env.now;
 
     let input: AuthorizeInput = match serde_json::from_slice(&incoming.body) {
         Ok(input) => input,

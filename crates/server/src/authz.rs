@@ -149,6 +149,9 @@ fn add_caller_keys(caller: &Caller, env: &RequestEnv, sink: &mut impl KeySink) {
         if let Some(source) = &session.source_identity {
             sink.one("aws:SourceIdentity", source);
         }
+        for (key, value) in &session.context {
+            sink.one(key, value);
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod iam_api;
+mod instance_credentials;
 mod query;
 mod resource_policies;
 mod sts_api;

@@ -102,7 +102,7 @@ pub fn dispatch(
     result
 }
 
-fn iso(unix: i64) -> String {
+pub(crate) fn iso(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {
@@ -122,7 +122,7 @@ fn write_credentials(x: &mut Xml, claims: &SessionClaims, token: &str) {
 }
 
 /// Fresh credentials for a session.
-fn new_claims(
+pub(crate) fn new_claims(
     account_id: &str,
     principal: SessionPrincipal,
     now: i64,
@@ -142,6 +142,7 @@ fn new_claims(
         source_identity: None,
         mfa_authenticated_at: None,
         chained: false,
+        context: Vec::new(),
     }
 }
 

@@ -125,60 +125,14 @@ impl Answer {
 /// POSTs `body` to `/v1/authorize` signed by `service` (signing name `portcullis`), or not
 /// signed at all.
 async fn ask(server: &TestServer, service: Option<&Creds>, body: &[u8]) -> Answer {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = server
-        .server
-        .as_ref()
-        .expect("running")
-        .local_addr
-        .to_string();
-    let mut headers = vec![
-        ("host".to_owned(), host.clone()),
-        ("content-type".to_owned(), "application/json".to_owned()),
-    ];
-    if let Some(creds) = service {
-        let mut unsigned = SignRequest::new("POST", "/v1/authorize", "").body(body);
-        for (name, value) in &headers {
-            unsigned.push_header(name, value.as_bytes());
-        }
-        let mut params =
-            SigningParams::new(&creds.key, &creds.secret, "us-east-1", "portcullis", now());
-        params.session_token = creds.token.as_deref();
-        let added = sign(&unsigned, &params).expect("sign");
-        headers.extend(added.into_iter().map(|(n, v)| (n.to_owned(), v)));
-    }
-    let mut wire = b"POST /v1/authorize HTTP/1.1\r\n".to_vec();
-    for (name, value) in &headers {
-        wire.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
-    }
-    wire.extend_from_slice(
-        format!(
-            "content-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        )
-        .as_bytes(),
-    );
-    wire.extend_from_slice(body);
-    let mut stream = tokio::net::TcpStream::connect(&host)
-        .await
-        .expect("connect");
-    stream.write_all(&wire).await.expect("write");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("read");
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let (head, json_text) = text.split_once("\r\n\r\n").expect("headers end");
+    let signer = service.map(|c| (c.key.as_str(), c.secret.as_str(), c.token.as_deref()));
+    let (status, head, body) = common::post_json(server, "/v1/authorize", signer, body).await;
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: application/json"),
         "{head}"
     );
-    let body = serde_json::from_str(json_text)
-        .unwrap_or_else(|e| panic!("JSON answer ({e}): {json_text}"));
+    assert!(!body.is_null(), "a JSON answer");
     Answer { status, body }
 }
 

@@ -746,6 +746,7 @@ async fn an_expired_session_is_refused() {
         source_identity: None,
         mfa_authenticated_at: None,
         chained: false,
+        context: Vec::new(),
     };
     let token = claims.seal(&master);
     let expired = server.iam_session(

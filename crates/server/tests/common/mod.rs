@@ -562,3 +562,80 @@ pub fn tls_files(dir: &std::path::Path, name: &str) -> (portcullis_server::TlsFi
     std::fs::write(&files.key, leaf_key.serialize_pem()).unwrap();
     (files, ca_cert.pem())
 }
+
+/// POSTs JSON `body` to `path` of `server`, signed for Portcullis's own APIs (signing name
+/// `portcullis`) with `key`/`secret` (and `token`); the status and the JSON answer.
+pub async fn post_portcullis_json(
+    server: &TestServer,
+    path: &str,
+    signer: (&str, &str, Option<&str>),
+    body: &[u8],
+) -> (u16, serde_json::Value) {
+    let (status, _, json) = post_json(server, path, Some(signer), body).await;
+    (status, json)
+}
+
+/// POSTs JSON `body` to `path`, signed for `portcullis` when `signer` is given; the status,
+/// the response head and the JSON answer (`Null` when the body is not JSON).
+pub async fn post_json(
+    server: &TestServer,
+    path: &str,
+    signer: Option<(&str, &str, Option<&str>)>,
+    body: &[u8],
+) -> (u16, String, serde_json::Value) {
+    use portcullis_sigv4::{Request, SigningParams, sign};
+    let host = server
+        .server
+        .as_ref()
+        .expect("running")
+        .local_addr
+        .to_string();
+    let mut headers = vec![
+        ("host".to_owned(), host.clone()),
+        ("content-type".to_owned(), "application/json".to_owned()),
+    ];
+    if let Some((key, secret, token)) = signer {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut unsigned = Request::new("POST", path, "").body(body);
+        for (name, value) in &headers {
+            unsigned.push_header(name, value.as_bytes());
+        }
+        let mut params = SigningParams::new(key, secret, "us-east-1", "portcullis", now);
+        params.session_token = token;
+        let added = sign(&unsigned, &params).expect("sign");
+        headers.extend(added.into_iter().map(|(n, v)| (n.to_owned(), v)));
+    }
+    let mut wire = format!("POST {path} HTTP/1.1\r\n").into_bytes();
+    for (name, value) in &headers {
+        wire.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    wire.extend_from_slice(
+        format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    wire.extend_from_slice(body);
+    let (status, head, rest) = exchange(&host, &wire).await;
+    let json = serde_json::from_str(&rest).unwrap_or(serde_json::Value::Null);
+    (status, head, json)
+}
+
+/// Writes `wire` (a whole HTTP/1.1 request with `connection: close`) to `addr` and reads the
+/// answer: its status, head and body.
+pub async fn exchange(addr: &str, wire: &[u8]) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(wire).await.expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), rest.to_owned())
+}
