@@ -16,12 +16,13 @@ use portcullis_iam::model::Tag;
 use portcullis_policy::PolicySet;
 
 use crate::resource_policies::ResourcePolicies;
-use portcullis_sigv4::{Error as SigError, Request as SignedRequest};
+use portcullis_sigv4::Request as SignedRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppState, Incoming, MAX_LOG_FIELD, log_field};
-use crate::auth::{Caller, ExpectedScope, Identity, authenticate, authenticate_signature};
+use crate::auth::{Caller, ExpectedScope, authenticate};
 use crate::authz::{CallKeys, MatchedItem, Question, RequestEnv, authorize, rule};
+use crate::client_request::{authenticate_client, user_agent};
 use crate::error::ApiError;
 
 /// Where the API is served.
@@ -609,58 +610,38 @@ fn answer(
     for (name, value) in &r.headers {
         request.push_header(name, value.as_bytes());
     }
-    let unsigned = matches!(
-        portcullis_sigv4::parse(&request),
-        Err(SigError::MissingAuthentication)
-    );
-    let expected = ExpectedScope {
-        service: &input.signing_name,
-        regions: &state.regions,
-    };
-    let (caller, region, payload_signed, streaming) = if unsigned {
-        (
-            Caller::anonymous(&service.account_id),
-            state.default_region().to_owned(),
-            false,
-            None,
-        )
-    } else {
-        match authenticate_signature(&state.service, snapshot, &request, now, expected) {
-            Ok(a) => {
-                // Without the body (or its hash) at hand, UNSIGNED-PAYLOAD (declared, or
-                // presigned) reads as an empty body: say the body is not covered.
-                let handed = checked.payload_hash.is_some() || !checked.body.is_empty();
-                let covered = a.payload_signed
-                    && !declares_unsigned(&request)
-                    && (handed || !r.query.contains("X-Amz-Signature="));
-                let streaming = a.streaming.as_ref().map(StreamingOut::of);
-                (a.caller, a.region, covered, streaming)
-            }
-            Err(e) => {
-                let answer = Answer {
-                    request_id,
-                    principal: None,
-                    region: None,
-                    payload_signed: false,
-                    streaming: None,
-                    client_error: Some(ErrorOut::of(&e)),
-                    results: Vec::new(),
-                };
-                return serde_json::to_string(&answer).unwrap_or_default();
-            }
+    let (caller, region, payload_signed, streaming) = match authenticate_client(
+        state,
+        snapshot,
+        &request,
+        &input.signing_name,
+        &service.account_id,
+        now,
+    ) {
+        Ok(a) => {
+            // Without the body (or its hash) at hand, UNSIGNED-PAYLOAD (declared, or
+            // presigned) reads as an empty body: say the body is not covered.
+            let handed = checked.payload_hash.is_some() || !checked.body.is_empty();
+            let covered = a.payload_signed
+                && !declares_unsigned(&request)
+                && (handed || !r.query.contains("X-Amz-Signature="));
+            let streaming = a.streaming.as_ref().map(StreamingOut::of);
+            (a.caller, a.region, covered, streaming)
+        }
+        Err(e) => {
+            let answer = Answer {
+                request_id,
+                principal: None,
+                region: None,
+                payload_signed: false,
+                streaming: None,
+                client_error: Some(ErrorOut::of(&e)),
+                results: Vec::new(),
+            };
+            return serde_json::to_string(&answer).unwrap_or_default();
         }
     };
-    if !caller.is_session() && caller.identity != Identity::Anonymous {
-        state
-            .service
-            .record_key_use(&caller.access_key_id, &input.signing_name, &region);
-    }
-    let user_agent = r
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let user_agent = user_agent(r.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let env = RequestEnv {
         source_ip: checked.source_ip.map(|ip| ip.to_string()),
         user_agent,

@@ -8,6 +8,7 @@ mod app;
 mod auth;
 mod authorize_api;
 mod authz;
+mod client_request;
 mod error;
 mod files;
 #[doc(hidden)]
