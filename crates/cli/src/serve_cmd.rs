@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// repeatable. From other peers those headers are ignored.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = portcullis_server::parse_trusted_proxy)]
     trusted_proxies: Vec<portcullis_server::IpNet>,
+    /// Serve forward auth (/v1/forward-auth) for the trusted proxies, with this route file
+    /// (TOML: host, methods, path → action, resource, signing name).
+    #[arg(long, value_name = "FILE")]
+    routes: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -65,6 +69,18 @@ async fn serve(args: ServeArgs) -> ExitCode {
         (Ok(id), Ok(secret)) => Some((id, secret)),
         _ => None,
     };
+    let routes = match args
+        .routes
+        .as_deref()
+        .map(portcullis_server::routes::Routes::load)
+    {
+        Some(Ok(routes)) => Some(routes),
+        Some(Err(e)) => {
+            eprintln!("portcullis: --routes {e}");
+            return ExitCode::from(1);
+        }
+        None => None,
+    };
     let config = ServerConfig {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
@@ -81,6 +97,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             _ => None,
         },
         trusted_proxies: args.trusted_proxies,
+        routes,
     };
     let mut server = match start(config).await {
         Ok(s) => s,

@@ -183,6 +183,7 @@ async fn serve() {
         regions: Vec::new(),
         tls: None,
         trusted_proxies: Vec::new(),
+        routes: None,
     })
     .await
     .expect("server starts");

@@ -58,6 +58,11 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Resource policies services hand over, compiled once.
     pub resource_policies: crate::resource_policies::ResourcePolicies,
+    /// Forward auth's routes, when configured.
+    pub routes: Option<crate::routes::Routes>,
+    /// The account the server was started for: an anonymous request's account when its
+    /// resource names none.
+    pub default_account: String,
 }
 
 impl AppState {
@@ -87,6 +92,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             crate::instance_credentials::PATH,
             post(instance_credentials),
         )
+        .route(crate::forward_auth::PATH, any(forward_auth))
+        .route(crate::forward_auth::ENVOY_PATH, any(forward_auth))
         .with_state(state)
 }
 
@@ -94,7 +101,7 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-fn xml_response(status: u16, body: String, request_id: &str) -> Response {
+pub(crate) fn xml_response(status: u16, body: String, request_id: &str) -> Response {
     let mut response = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         body,
@@ -122,6 +129,7 @@ enum Endpoint {
     Query,
     Authorize,
     InstanceCredentials,
+    ForwardAuth,
 }
 
 impl Endpoint {
@@ -131,12 +139,14 @@ impl Endpoint {
             Endpoint::Query => MAX_BODY_BYTES,
             Endpoint::Authorize => crate::authorize_api::MAX_BODY_BYTES,
             Endpoint::InstanceCredentials => 4096,
+            Endpoint::ForwardAuth => crate::authorize_api::MAX_BODY_BYTES,
         }
     }
 
     fn response(self, status: u16, body: String, request_id: &str) -> Response {
         match self {
             Endpoint::Query => xml_response(status, body, request_id),
+            Endpoint::ForwardAuth => crate::forward_auth::response(status, body, request_id),
             Endpoint::Authorize | Endpoint::InstanceCredentials => {
                 crate::authorize_api::json_response(status, body, request_id)
             }
@@ -145,7 +155,7 @@ impl Endpoint {
 
     fn error_response(self, e: &ApiError, request_id: &str) -> Response {
         match self {
-            Endpoint::Query => error_response(e, request_id),
+            Endpoint::Query | Endpoint::ForwardAuth => error_response(e, request_id),
             Endpoint::Authorize | Endpoint::InstanceCredentials => {
                 crate::authorize_api::error_response(e, request_id)
             }
@@ -183,6 +193,14 @@ async fn instance_credentials(
     request: Request<Body>,
 ) -> Response {
     guarded(state, peer, request, Endpoint::InstanceCredentials).await
+}
+
+async fn forward_auth(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    guarded(state, peer, request, Endpoint::ForwardAuth).await
 }
 
 /// Serves one request of `endpoint` within a slot and [`REQUEST_TIMEOUT`].
@@ -304,6 +322,7 @@ async fn serve(
             Endpoint::InstanceCredentials => {
                 crate::instance_credentials::handle(&state, &incoming, &rid)
             }
+            Endpoint::ForwardAuth => crate::forward_auth::handle(&state, &incoming, &rid),
         }
     })
     .await;

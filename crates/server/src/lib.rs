@@ -11,12 +11,14 @@ mod authz;
 mod client_request;
 mod error;
 mod files;
+mod forward_auth;
 #[doc(hidden)]
 pub mod fuzzing;
 mod iam_api;
 mod instance_credentials;
 mod query;
 mod resource_policies;
+pub mod routes;
 mod sts_api;
 mod transport;
 mod web_identity;
@@ -80,8 +82,11 @@ pub struct ServerConfig {
     /// Serve HTTPS with this certificate chain and key (plain HTTP when `None`).
     pub tls: Option<TlsFiles>,
     /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (see
-    /// `transport.rs`); empty: the TCP peer is the client.
+    /// `transport.rs`); empty: the TCP peer is the client. Forward auth answers only them.
     pub trusted_proxies: Vec<IpNet>,
+    /// The routes of forward auth (`--routes FILE`); without them `/v1/forward-auth` is not
+    /// served.
+    pub routes: Option<routes::Routes>,
 }
 
 /// Why the server could not start.
@@ -260,6 +265,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         },
         in_flight: Arc::new(tokio::sync::Semaphore::new(app::MAX_IN_FLIGHT)),
         resource_policies: Default::default(),
+        routes: config.routes.clone(),
+        default_account: account_id.clone(),
     });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();

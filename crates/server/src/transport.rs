@@ -43,6 +43,11 @@ impl Transport {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
+    /// Whether `peer` is one of the trusted proxies.
+    pub fn is_trusted_peer(&self, peer: SocketAddr) -> bool {
+        self.trusted(peer.ip().to_canonical())
+    }
+
     /// The client of a request that arrived from `peer` with `headers`.
     pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> Client {
         let peer_ip = peer.ip().to_canonical();

@@ -185,6 +185,7 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
         limits: Limits::default(),
         tls: None,
         trusted_proxies: Vec::new(),
+        routes: None,
         regions: Vec::new(),
     }
 }
