@@ -1,6 +1,8 @@
-//! `portcullis`: the one binary: `serve` runs the service; `policy validate | simulate |
-//! bench` are the offline policy tools.
+//! `portcullis`: the one binary: `serve` runs the service; `agent` serves an instance
+//! profile's credentials to a host's workloads; `policy validate | simulate | bench` are the
+//! offline policy tools.
 
+mod agent_cmd;
 mod policy_cmd;
 mod serve_cmd;
 
@@ -20,6 +22,9 @@ struct Cli {
 enum Command {
     /// Run the service: AWS IAM API on --listen, state in --data-dir (embedded SQLite).
     Serve(serve_cmd::ServeArgs),
+    /// Serve instance metadata (IMDSv2) for this host: an instance profile's role credentials,
+    /// from Portcullis at AWS_ENDPOINT_URL.
+    Agent(agent_cmd::AgentArgs),
     /// Work with policy documents offline: validate, simulate decisions, benchmark the engine.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -29,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
+        Command::Agent(args) => agent_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
     }
 }

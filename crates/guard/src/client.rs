@@ -56,7 +56,8 @@ pub struct Client {
 struct Inner {
     url: Uri,
     host: String,
-    path: String,
+    /// The endpoint's own path (empty, or a prefix behind a proxy).
+    base: String,
     region: String,
     http: HttpClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     credentials: SharedCredentialsProvider,
@@ -132,7 +133,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 host: authority.to_string(),
-                path: format!("{base}{PATH}"),
+                base: base.to_owned(),
                 url,
                 region: region.to_owned(),
                 http: client,
@@ -190,11 +191,23 @@ impl Client {
 
     /// Asks the authorization API.
     pub(crate) async fn ask(&self, question: &Question<'_>) -> Result<Answer, ClientError> {
-        let body = serde_json::to_vec(question).map_err(|e| ClientError::Answer(e.to_string()))?;
+        self.post_json(PATH, question).await
+    }
+
+    /// POSTs `input` as JSON to one of Portcullis's JSON APIs for services (`path` below the
+    /// endpoint, such as `/v1/instance-credentials`), signed with the client's credentials;
+    /// the JSON answer. A refusal is [`ClientError::Refused`] with Portcullis's code.
+    pub async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        input: &impl Serialize,
+    ) -> Result<T, ClientError> {
+        let path = format!("{}{path}", self.inner.base);
+        let body = serde_json::to_vec(input).map_err(|e| ClientError::Answer(e.to_string()))?;
         let creds = self.credentials().await?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let inner = &self.inner;
-        let unsigned = SignRequest::new("POST", &inner.path, "")
+        let unsigned = SignRequest::new("POST", &path, "")
             .header("host", &inner.host)
             .header("content-type", "application/json")
             .body(&body);
@@ -211,7 +224,7 @@ impl Client {
         let scheme = inner.url.scheme_str().unwrap_or("http");
         let mut request = Request::builder()
             .method(Method::POST)
-            .uri(format!("{scheme}://{}{}", inner.host, inner.path))
+            .uri(format!("{scheme}://{}{path}", inner.host))
             .header(header::HOST, &inner.host)
             .header(header::CONTENT_TYPE, "application/json");
         for (name, value) in added {
