@@ -19,6 +19,8 @@ const MAX_TTL: i64 = 21_600;
 const MAX_TOKENS: usize = 10_000;
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+/// Where the container credentials protocol is served (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
+pub const CONTAINER_PATH: &str = "/v1/container-credentials";
 
 struct Imds {
     agent: Arc<Agent>,
@@ -50,6 +52,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
             "/latest/dynamic/instance-identity/document",
             get(identity_document),
         )
+        .route(CONTAINER_PATH, get(container_credentials))
         .with_state(state)
 }
 
@@ -209,4 +212,29 @@ async fn identity_document(State(imds): State<Arc<Imds>>, headers: HeaderMap) ->
             "version": "2017-09-30",
         }))
     })
+}
+
+/// The container credentials protocol (ECS/EKS style): `Authorization` must be the token the
+/// agent was given; the answer is the SDKs' JSON.
+async fn container_credentials(State(imds): State<Arc<Imds>>, headers: HeaderMap) -> Response {
+    let Some(expected) = &imds.agent.config.container_token else {
+        return not_found();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !bool::from(given.ct_eq(expected.as_bytes())) {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    match imds.agent.current() {
+        Some(d) => json(serde_json::json!({
+            "AccessKeyId": d.access_key_id,
+            "SecretAccessKey": d.secret_access_key,
+            "Token": d.token,
+            "Expiration": d.expiration,
+            "RoleArn": d.role_arn,
+        })),
+        None => not_found(),
+    }
 }

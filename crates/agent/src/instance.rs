@@ -17,6 +17,9 @@ pub struct AgentConfig {
     pub duration_seconds: Option<i64>,
     /// Serve without IMDSv2 tokens too (`ec2:RoleDelivery` is then 1.0).
     pub imds_v1: bool,
+    /// Serve the container credentials protocol too, to requests whose `Authorization` is
+    /// this token (what `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]` gives the SDKs).
+    pub container_token: Option<String>,
 }
 
 /// Why the agent cannot run.

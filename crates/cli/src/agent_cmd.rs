@@ -28,6 +28,11 @@ pub struct AgentArgs {
     /// Also serve IMDSv1 (no token); the credentials then carry ec2:RoleDelivery 1.0.
     #[arg(long)]
     imds_v1: bool,
+    /// Also serve the container credentials protocol at /v1/container-credentials, to
+    /// requests authorized with the token in this file (give containers
+    /// AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).
+    #[arg(long, value_name = "FILE")]
+    container_token_file: Option<PathBuf>,
 }
 
 pub fn run(args: AgentArgs) -> ExitCode {
@@ -55,12 +60,29 @@ pub fn run(args: AgentArgs) -> ExitCode {
 }
 
 async fn serve(args: AgentArgs) -> anyhow::Result<()> {
+    let container_token = match &args.container_token_file {
+        Some(path) => {
+            let token = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                .trim()
+                .to_owned();
+            if token.len() < 16 {
+                anyhow::bail!(
+                    "{}: the token must be at least 16 characters",
+                    path.display()
+                );
+            }
+            Some(token)
+        }
+        None => None,
+    };
     let client = Client::from_env(EnvCredentials)?;
     let config = AgentConfig {
         instance_profile: args.instance_profile,
         data_dir: args.data_dir,
         duration_seconds: args.duration_seconds,
         imds_v1: args.imds_v1,
+        container_token,
     };
     let agent = Agent::start(config, client).await?;
     tokio::spawn(agent.clone().renew_forever());

@@ -130,6 +130,8 @@ async fn sdks_on_the_instance_get_the_role_and_its_renewals() {
     let (key, secret) = server.user_keys("agent", Some(PASS_WEB)).await;
 
     let dir = tempfile::tempdir().expect("dir");
+    let token_file = dir.path().join("container-token");
+    std::fs::write(&token_file, "container-token-0123456789abcdef").expect("token");
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args([
             "agent",
@@ -142,6 +144,8 @@ async fn sdks_on_the_instance_get_the_role_and_its_renewals() {
             "--data-dir",
         ])
         .arg(dir.path())
+        .arg("--container-token-file")
+        .arg(&token_file)
         .env_clear()
         .env("AWS_ENDPOINT_URL", server.endpoint())
         .env("AWS_ACCESS_KEY_ID", &key)
@@ -196,6 +200,45 @@ async fn sdks_on_the_instance_get_the_role_and_its_renewals() {
     ]));
     assert!(ok, "{out}{err}");
     assert_eq!(out.trim(), arn);
+
+    // Containers: the container credentials protocol, with the token or its file.
+    let full_uri = format!("http://{}/v1/container-credentials", agent.addr);
+    let (ok, out, err) = run(on_instance("python3", &agent, &portcullis, home.path())
+        .env_remove("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full_uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file)
+        .args([
+            "-c",
+            "import boto3\nprint(boto3.client('sts').get_caller_identity()['Arn'])",
+        ]));
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.trim(), arn);
+    let (ok, out, err) = run(on_instance("aws", &agent, &portcullis, home.path())
+        .env_remove("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full_uri)
+        .env(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            "container-token-0123456789abcdef",
+        )
+        .args([
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ]));
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.trim(), arn);
+    // A wrong token gets nothing.
+    let get = format!(
+        "GET /v1/container-credentials HTTP/1.1\r\nhost: {}\r\nauthorization: wrong\r\nconnection: close\r\n\r\n",
+        agent.addr
+    );
+    let (status, _, body) = exchange(&agent.addr, get.as_bytes()).await;
+    assert_eq!(status, 401, "{body}");
 
     // The credentials live 60 s and are renewed at half of that, transparently.
     let first = served_key(&agent).await;
