@@ -684,3 +684,84 @@ async fn an_unreachable_provider_is_an_idp_communication_error() {
         .await;
     assert_eq!(code(r), "ValidationError");
 }
+
+/// Kubernetes-style workloads: boto3 with only `AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`
+/// and `AWS_ENDPOINT_URL_STS` (no keys) becomes the role; the token file is rotated between
+/// two processes, as a kubelet rotates projected tokens, and the new token is the one used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_with_a_web_identity_token_file_becomes_the_role() {
+    let boto3 = std::process::Command::new("python3")
+        .args(["-c", "import boto3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !boto3 {
+        let reason = "boto3 is needed (python3 -m pip install boto3)";
+        assert!(
+            std::env::var_os("PORTCULLIS_REQUIRE_CLIENTS").is_none(),
+            "{reason}"
+        );
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    let server = TestServer::start().await;
+    let issuer = TestIssuer::start(Chain::CaSigned).await;
+    create_provider(&server, &issuer, &issuer.thumbprint).await;
+    // The pod's service account, as a cluster's issuer names it.
+    let sub = "system:serviceaccount:shop:checkout";
+    create_role(&server, "checkout", &trust(&issuer, sub)).await;
+    server
+        .root()
+        .attach_role_policy()
+        .role_name("checkout")
+        .policy_arn("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .expect("attach");
+    let dir = tempfile::tempdir().expect("dir");
+    let token_file = dir.path().join("token");
+    let script = "import boto3\nprint(boto3.client('sts').get_caller_identity()['Arn'])\nprint(len(boto3.client('iam').list_roles()['Roles']))";
+    let run = |token: &str| {
+        std::fs::write(&token_file, token).expect("token file");
+        let out = tokio::task::block_in_place(|| {
+            std::process::Command::new("python3")
+                .args(["-c", script])
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", dir.path())
+                .env("AWS_CONFIG_FILE", dir.path().join("config"))
+                .env(
+                    "AWS_SHARED_CREDENTIALS_FILE",
+                    dir.path().join("credentials"),
+                )
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("AWS_ROLE_ARN", role_arn("checkout"))
+                .env("AWS_ROLE_SESSION_NAME", "checkout-pod")
+                .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
+                .env("AWS_ENDPOINT_URL_STS", server.endpoint())
+                .env("AWS_ENDPOINT_URL_IAM", server.endpoint())
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .output()
+        })
+        .expect("python3 runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let session = format!("arn:aws:sts::{ACCOUNT}:assumed-role/checkout/checkout-pod");
+    let (ok, out, err) = run(&issuer.rs256(&issuer.claims(sub, CLIENT_ID, json!({}))));
+    assert!(ok, "{out}{err}");
+    assert_eq!(out, format!("{session}\n1\n"));
+    // Rotated: a fresh token works; a token for another service account is refused.
+    let (ok, out, err) = run(&issuer.es256(&issuer.claims(sub, CLIENT_ID, json!({}))));
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with(&session), "{out}");
+    let (ok, _, err) = run(&issuer.rs256(&issuer.claims(
+        "system:serviceaccount:shop:other",
+        CLIENT_ID,
+        json!({}),
+    )));
+    assert!(!ok);
+    assert!(err.contains("AccessDenied"), "{err}");
+}
