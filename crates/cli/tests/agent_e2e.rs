@@ -201,6 +201,26 @@ async fn sdks_on_the_instance_get_the_role_and_its_renewals() {
     assert!(ok, "{out}{err}");
     assert_eq!(out.trim(), arn);
 
+    // The Rust SDK (aws-config's default chain), the same way.
+    let examples = std::path::Path::new(env!("CARGO_BIN_EXE_portcullis"))
+        .parent()
+        .expect("target dir")
+        .join("examples");
+    // `cargo test` (and `cargo build --examples`) leave it as examples/sdk_whoami.
+    let example = examples.join("sdk_whoami");
+    let rust = |command: &mut Command| {
+        let (ok, out, err) = run(command);
+        assert!(ok, "{out}{err}");
+        out
+    };
+    let out = rust(&mut on_instance(
+        example.to_str().expect("path"),
+        &agent,
+        &portcullis,
+        home.path(),
+    ));
+    assert_eq!(out, format!("{arn}\ntrue\n"));
+
     // Containers: the container credentials protocol, with the token or its file.
     let full_uri = format!("http://{}/v1/container-credentials", agent.addr);
     let (ok, out, err) = run(on_instance("python3", &agent, &portcullis, home.path())
@@ -232,6 +252,19 @@ async fn sdks_on_the_instance_get_the_role_and_its_renewals() {
         ]));
     assert!(ok, "{out}{err}");
     assert_eq!(out.trim(), arn);
+    let out = rust(
+        on_instance(
+            example.to_str().expect("path"),
+            &agent,
+            &portcullis,
+            home.path(),
+        )
+        .env_remove("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full_uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file),
+    );
+    assert!(out.starts_with(&arn), "{out}");
     // A wrong token gets nothing.
     let get = format!(
         "GET /v1/container-credentials HTTP/1.1\r\nhost: {}\r\nauthorization: wrong\r\nconnection: close\r\n\r\n",
