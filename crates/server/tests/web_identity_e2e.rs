@@ -720,11 +720,11 @@ async fn boto3_with_a_web_identity_token_file_becomes_the_role() {
     let dir = tempfile::tempdir().expect("dir");
     let token_file = dir.path().join("token");
     let script = "import boto3\nprint(boto3.client('sts').get_caller_identity()['Arn'])\nprint(len(boto3.client('iam').list_roles()['Roles']))";
-    let run = |token: &str| {
+    let run_with = |program: &std::path::Path, args: &[&str], token: &str| {
         std::fs::write(&token_file, token).expect("token file");
         let out = tokio::task::block_in_place(|| {
-            std::process::Command::new("python3")
-                .args(["-c", script])
+            std::process::Command::new(program)
+                .args(args)
                 .env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
                 .env("HOME", dir.path())
@@ -749,6 +749,8 @@ async fn boto3_with_a_web_identity_token_file_becomes_the_role() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let python = std::path::Path::new("python3");
+    let run = |token: &str| run_with(python, &["-c", script], token);
     let session = format!("arn:aws:sts::{ACCOUNT}:assumed-role/checkout/checkout-pod");
     let (ok, out, err) = run(&issuer.rs256(&issuer.claims(sub, CLIENT_ID, json!({}))));
     assert!(ok, "{out}{err}");
@@ -764,4 +766,26 @@ async fn boto3_with_a_web_identity_token_file_becomes_the_role() {
     )));
     assert!(!ok);
     assert!(err.contains("AccessDenied"), "{err}");
+
+    // The Rust SDK (aws-config's default chain), built by `cargo test --workspace` as the
+    // example sdk_whoami of the portcullis crate, in the same target directory.
+    let example = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("examples/sdk_whoami")))
+        .filter(|p| p.exists());
+    match example {
+        Some(example) => {
+            let token = issuer.rs256(&issuer.claims(sub, CLIENT_ID, json!({})));
+            let (ok, out, err) = run_with(&example, &[], &token);
+            assert!(ok, "{out}{err}");
+            assert_eq!(out, format!("{session}\ntrue\n"));
+        }
+        None => {
+            assert!(
+                std::env::var_os("PORTCULLIS_REQUIRE_CLIENTS").is_none(),
+                "examples/sdk_whoami is not built (cargo test --workspace builds it)"
+            );
+            eprintln!("SKIPPED (Rust SDK part): cargo build -p portcullis --examples");
+        }
+    }
 }
