@@ -1,14 +1,15 @@
 //! `portcullis agent --instance-profile NAME [--listen ADDR] [--data-dir DIR]`: the instance
 //! metadata service of this host (see the `portcullis-agent` crate). Portcullis's endpoint
 //! comes from `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_PORTCULLIS`), the agent's own
-//! credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`.
+//! credentials from the AWS SDKs' standard chain (`AWS_ACCESS_KEY_ID`..., `AWS_PROFILE` and
+//! the shared files, web identity, containers).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use portcullis_agent::{Agent, AgentConfig};
-use portcullis_guard::{Client, EnvCredentials};
+use portcullis_guard::Client;
 
 #[derive(clap::Args)]
 pub struct AgentArgs {
@@ -76,7 +77,8 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let client = Client::from_env(EnvCredentials)?;
+    let credentials = aws_config::default_provider::credentials::default_provider().await;
+    let client = Client::from_env(credentials)?;
     let config = AgentConfig {
         instance_profile: args.instance_profile,
         data_dir: args.data_dir,
