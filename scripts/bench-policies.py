@@ -5,7 +5,7 @@ bucket policy is limited to 20 KB, about 110 such statements), each asked about 
 s3:GetObject. Rerunnable; the output is deterministic.
 
     python3 scripts/bench-policies.py > /tmp/big.json
-    cargo run --release -p portcullis -- policy bench /tmp/big.json
+    cargo run --release -p portcullis -- policy bench --input /tmp/big.json
 """
 import json
 import sys
