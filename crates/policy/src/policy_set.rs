@@ -63,6 +63,14 @@ impl Bucket {
         }
     }
 
+    /// Whether `id` is filed under `key` or with the rest (both lists are in ascending order).
+    fn contains(&self, key: &str, id: StatementId) -> bool {
+        self.keyed
+            .get(key)
+            .is_some_and(|ids| ids.binary_search(&id).is_ok())
+            || self.rest.binary_search(&id).is_ok()
+    }
+
     /// Visits, in ascending order, the statements filed under `key` and the rest.
     fn visit(&self, key: &str, mut f: impl FnMut(StatementId)) {
         let keyed: &[StatementId] = self.keyed.get(key).map_or(&[], Vec::as_slice);
@@ -197,19 +205,19 @@ impl PolicySet {
         };
         let key = request.resource.index_key();
         if let Some(service) = self.services.get(action.service()) {
-            let mut exact: Vec<StatementId> = Vec::new();
-            if let Some(bucket) = service.by_name.get(action.name()) {
-                bucket.visit(key, |id| exact.push(id));
-            }
-            for &id in &exact {
-                check(id);
+            // No allocation on the decision path: the exact names' bucket is visited, then
+            // asked (binary search) whether a wildcard statement was visited already.
+            let exact = service.by_name.get(action.name());
+            if let Some(bucket) = exact {
+                bucket.visit(key, &mut check);
             }
             service.patterns.visit(key, |id| {
                 let names = service
                     .pattern_names
                     .get(&id)
                     .map_or(&[][..], Vec::as_slice);
-                if !exact.contains(&id) && names.iter().any(|n| n.matches(action.name())) {
+                let seen = exact.is_some_and(|b| b.contains(key, id));
+                if !seen && names.iter().any(|n| n.matches(action.name())) {
                     check(id);
                 }
             });
