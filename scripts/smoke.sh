@@ -30,9 +30,10 @@ done
 curl -sf "$endpoint/healthz" >/dev/null || { echo "smoke: server did not start"; cat "$log"; exit 1; }
 
 fail() { echo "smoke: FAILED: $*" >&2; cat "$log" >&2; exit 1; }
-export AWS_SHARED_CREDENTIALS_FILE="$data/state/root-credentials" AWS_DEFAULT_REGION=us-east-1
+# As the README says: the endpoint from AWS_ENDPOINT_URL, no --endpoint-url per command.
+export AWS_ENDPOINT_URL="$endpoint" AWS_SHARED_CREDENTIALS_FILE="$data/state/root-credentials" AWS_DEFAULT_REGION=us-east-1
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE
-iam() { aws --endpoint-url "$endpoint" --output json iam "$@"; }
+iam() { aws --output json iam "$@"; }
 [ "$(stat -c %a "$data/state/root-credentials")" = 600 ] || fail "root-credentials is not mode 0600"
 
 passed=0
@@ -55,14 +56,14 @@ key_id=$(printf '%s' "$keys" | python3 -c 'import json,sys; print(json.load(sys.
 secret=$(printf '%s' "$keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessKey"]["SecretAccessKey"])')
 check "create-access-key"
 
-as_alice() { AWS_ACCESS_KEY_ID=$key_id AWS_SECRET_ACCESS_KEY=$secret aws --endpoint-url "$endpoint" --output json iam "$@"; }
+as_alice() { AWS_ACCESS_KEY_ID=$key_id AWS_SECRET_ACCESS_KEY=$secret aws --output json iam "$@"; }
 as_alice get-user | grep -q '"UserName": "alice"' || fail "alice get-user"
 check "alice may GetUser"
 if as_alice create-user --user-name mallory 2>"$data/err"; then fail "alice created a user"; fi
 grep -q "AccessDenied" "$data/err" || fail "expected AccessDenied: $(cat "$data/err")"
 grep -q "is not authorized to perform: iam:CreateUser" "$data/err" || fail "AccessDenied message: $(cat "$data/err")"
 check "alice may not CreateUser (AccessDenied)"
-if AWS_ACCESS_KEY_ID=$key_id AWS_SECRET_ACCESS_KEY=wrong aws --endpoint-url "$endpoint" iam get-user 2>"$data/err"; then fail "bad secret accepted"; fi
+if AWS_ACCESS_KEY_ID=$key_id AWS_SECRET_ACCESS_KEY=wrong aws iam get-user 2>"$data/err"; then fail "bad secret accepted"; fi
 grep -q SignatureDoesNotMatch "$data/err" || fail "bad secret: $(cat "$data/err")"
 check "a wrong secret gets SignatureDoesNotMatch"
 
