@@ -466,3 +466,145 @@ async fn over_https_the_clients_stream_aws_chunked_uploads_with_trailing_checksu
         out.stderr
     );
 }
+
+/// The seeds' example whole: an application on an "instance" reaches the store with no keys of
+/// its own. `portcullis-agent` serves the instance role's credentials (PassRole, trust for EC2)
+/// and the AWS CLI finds them through `AWS_EC2_METADATA_SERVICE_ENDPOINT` alone; the role's
+/// policy decides what the store allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_on_an_instance_uses_the_role_from_the_metadata_service() {
+    let Some((server, service)) = setup().await else {
+        return;
+    };
+    let store = start_store(&server.endpoint(), &service.key, &service.secret);
+    let root = server.root();
+    root.create_role()
+        .role_name("app")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}"#)
+        .send()
+        .await
+        .expect("create role");
+    root.put_role_policy()
+        .role_name("app")
+        .policy_name("photos")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:ListBucket","s3:GetObject","s3:PutObject"],"Resource":["arn:aws:s3:::photos","arn:aws:s3:::photos/*"]}}"#)
+        .send()
+        .await
+        .expect("role policy");
+    root.create_instance_profile()
+        .instance_profile_name("app")
+        .send()
+        .await
+        .expect("profile");
+    root.add_role_to_instance_profile()
+        .instance_profile_name("app")
+        .role_name("app")
+        .send()
+        .await
+        .expect("add role");
+    let admin = user(
+        &root,
+        "admin",
+        Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#),
+    )
+    .await;
+    for bucket in ["photos", "secrets"] {
+        let out = aws(&store, &admin, &["s3", "mb", &format!("s3://{bucket}")]);
+        assert!(out.ok, "mb {bucket}: {}", out.stderr);
+    }
+    let agent_user = user(
+        &root,
+        "agent",
+        Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"ec2.amazonaws.com"}}}}"#),
+    )
+    .await;
+
+    // The agent, with its own credentials, "launches" the instance.
+    let agent_dir = tempfile::tempdir().expect("agent dir");
+    let client = portcullis_guard::Client::new(
+        &server.endpoint(),
+        "us-east-1",
+        aws_credential_types::Credentials::new(
+            &agent_user.key,
+            &agent_user.secret,
+            None,
+            None,
+            "test",
+        ),
+    )
+    .expect("client");
+    let agent = portcullis_agent::Agent::start(
+        portcullis_agent::AgentConfig {
+            instance_profile: "app".into(),
+            data_dir: agent_dir.path().to_owned(),
+            duration_seconds: None,
+            imds_v1: false,
+            container_token: None,
+        },
+        client,
+    )
+    .await
+    .expect("agent starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let imds = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, portcullis_agent::router(agent)).await;
+    });
+
+    // The application: no keys, only where the metadata service, Portcullis and the store are.
+    let app = |args: &[&str]| {
+        let home = tempfile::tempdir().expect("home");
+        let mut command = Command::new("aws");
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("AWS_CONFIG_FILE", home.path().join("config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                home.path().join("credentials"),
+            )
+            .env(
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                format!("http://{imds}/"),
+            )
+            .env("AWS_ENDPOINT_URL", server.endpoint())
+            .env("AWS_ENDPOINT_URL_S3", &store.endpoint)
+            .env("AWS_DEFAULT_REGION", "us-east-1");
+        run(command)
+    };
+    let out = app(&["sts", "get-caller-identity", "--output", "text"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/i-")),
+        "{}",
+        out.stdout
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("cat.jpg");
+    std::fs::write(&file, b"not really a cat").expect("write");
+    let file = file.to_str().expect("utf-8 path");
+    let out = app(&["s3", "cp", file, "s3://photos/cat.jpg"]);
+    assert!(out.ok, "put with the role: {}", out.stderr);
+    let out = app(&["s3", "cp", "s3://photos/cat.jpg", "-"]);
+    assert!(out.ok, "get with the role: {}", out.stderr);
+    assert_eq!(out.stdout, "not really a cat");
+    let out = app(&["s3", "ls", "s3://photos/"]);
+    assert!(out.ok && out.stdout.contains("cat.jpg"), "{}", out.stderr);
+
+    // The role's policy names only photos: the other bucket is refused.
+    let out = app(&["s3", "cp", file, "s3://secrets/cat.jpg"]);
+    assert!(!out.ok, "put to secrets was allowed");
+    assert!(out.stderr.contains("AccessDenied"), "{}", out.stderr);
+    let out = app(&["s3", "ls", "s3://secrets/"]);
+    assert!(
+        !out.ok && out.stderr.contains("AccessDenied"),
+        "{}",
+        out.stderr
+    );
+}
