@@ -4,6 +4,7 @@
 //! authorization path reads. Knows nothing of HTTP.
 
 pub mod attempts;
+pub mod audit;
 pub mod authz_message;
 pub mod aws_managed;
 pub mod digest;
