@@ -1,8 +1,9 @@
 //! `portcullis`: the one binary: `serve` runs the service; `agent` serves an instance
 //! profile's credentials to a host's workloads; `policy validate | simulate | bench` are the
-//! offline policy tools.
+//! offline policy tools; `audit verify` checks a data directory's audit trail.
 
 mod agent_cmd;
+mod audit_cmd;
 mod policy_cmd;
 mod serve_cmd;
 
@@ -28,6 +29,9 @@ enum Command {
     /// Work with policy documents offline: validate, simulate decisions, benchmark the engine.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Work with the audit trail offline: verify that no event was altered.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +40,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Agent(args) => agent_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Audit(cmd) => audit_cmd::run(cmd),
     }
 }

@@ -39,6 +39,13 @@ pub struct ServeArgs {
     /// (TOML: host, methods, path → action, resource, signing name).
     #[arg(long, value_name = "FILE")]
     routes: Option<PathBuf>,
+    /// Keep audit events for this many days (pruned hourly; the trail stays verifiable).
+    /// Default: keep every event.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    audit_retention: Option<u32>,
+    /// Record nothing: no audit trail, no LookupEvents (for throwaway test servers).
+    #[arg(long, conflicts_with = "audit_retention")]
+    no_audit: bool,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -98,6 +105,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         },
         trusted_proxies: args.trusted_proxies,
         routes,
+        audit: (!args.no_audit).then(|| portcullis_server::AuditSettings {
+            retention_days: args.audit_retention,
+            ..portcullis_server::AuditSettings::default()
+        }),
     };
     let mut server = match start(config).await {
         Ok(s) => s,

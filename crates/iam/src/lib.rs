@@ -25,7 +25,8 @@ pub mod state;
 pub mod store;
 pub mod sts;
 pub mod totp;
+pub mod trail;
 pub mod x509;
 
 pub use error::{IamError, IamResult};
-pub use service::{IamService, PrincipalPolicies, RootCredentials, Snapshot};
+pub use service::{IamService, PrincipalPolicies, RootCredentials, Snapshot, Unit};

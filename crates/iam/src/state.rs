@@ -121,6 +121,11 @@ pub struct Touched {
 }
 
 impl Touched {
+    /// Adds what `other` touched.
+    pub fn merge(&mut self, other: Touched) {
+        self.rows.extend(other.rows);
+    }
+
     pub fn user(&mut self, account: &str, name: &str) {
         self.rows
             .insert((Table::Users, account.to_owned(), name.to_lowercase()));

@@ -184,6 +184,9 @@ async fn serve() {
         tls: None,
         trusted_proxies: Vec::new(),
         routes: None,
+        // PORTCULLIS_BENCH_AUDIT=off measures the same server without its audit trail.
+        audit: (std::env::var("PORTCULLIS_BENCH_AUDIT").as_deref() != Ok("off"))
+            .then(portcullis_server::AuditSettings::default),
     })
     .await
     .expect("server starts");

@@ -18,6 +18,7 @@ use portcullis_iam::ids::new_request_id;
 use portcullis_iam::model::KeyStatus;
 use portcullis_sigv4::Request as SignedRequest;
 
+use crate::audit::{Audit, Facts};
 use crate::auth::{Api, ExpectedScope, authenticate};
 use crate::error::ApiError;
 use crate::iam_api::{self, RequestEnv};
@@ -127,6 +128,8 @@ fn error_response(e: &ApiError, request_id: &str) -> Response {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     Query,
+    /// CloudTrail's JSON 1.1 API on `/` (an `X-Amz-Target` of CloudTrail).
+    CloudTrail,
     Authorize,
     InstanceCredentials,
     ForwardAuth,
@@ -137,6 +140,7 @@ impl Endpoint {
     fn body_limit(self) -> usize {
         match self {
             Endpoint::Query => MAX_BODY_BYTES,
+            Endpoint::CloudTrail => crate::authorize_api::MAX_BODY_BYTES,
             Endpoint::Authorize => crate::authorize_api::MAX_BODY_BYTES,
             Endpoint::InstanceCredentials => 4096,
             Endpoint::ForwardAuth => crate::authorize_api::MAX_BODY_BYTES,
@@ -146,6 +150,7 @@ impl Endpoint {
     fn response(self, status: u16, body: String, request_id: &str) -> Response {
         match self {
             Endpoint::Query => xml_response(status, body, request_id),
+            Endpoint::CloudTrail => crate::cloudtrail_api::response(status, body, request_id),
             Endpoint::ForwardAuth => crate::forward_auth::response(status, body, request_id),
             Endpoint::Authorize | Endpoint::InstanceCredentials => {
                 crate::authorize_api::json_response(status, body, request_id)
@@ -156,6 +161,11 @@ impl Endpoint {
     fn error_response(self, e: &ApiError, request_id: &str) -> Response {
         match self {
             Endpoint::Query | Endpoint::ForwardAuth => error_response(e, request_id),
+            Endpoint::CloudTrail => crate::cloudtrail_api::response(
+                e.status,
+                crate::cloudtrail_api::error_body(e),
+                request_id,
+            ),
             Endpoint::Authorize | Endpoint::InstanceCredentials => {
                 crate::authorize_api::error_response(e, request_id)
             }
@@ -176,7 +186,17 @@ async fn api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    guarded(state, peer, request, Endpoint::Query).await
+    let cloudtrail = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with(crate::cloudtrail_api::TARGET_PREFIX));
+    let endpoint = if cloudtrail {
+        Endpoint::CloudTrail
+    } else {
+        Endpoint::Query
+    };
+    guarded(state, peer, request, endpoint).await
 }
 
 async fn authorize(
@@ -316,18 +336,33 @@ async fn serve(
     let rid = request_id.to_owned();
     let answer = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        match endpoint {
-            Endpoint::Query => handle(&state, &incoming, &rid),
-            Endpoint::Authorize => crate::authorize_api::handle(&state, &incoming, &rid),
+        // The one audit point: every door's request is recorded, and what it changed is
+        // committed with its record (crate::audit).
+        let mut audit = Audit::begin(&state.service);
+        let client = state.transport.client(incoming.peer, &incoming.headers);
+        audit.facts.source_ip = client.ip.to_string();
+        audit.facts.user_agent = log_field(&incoming.user_agent(), 1024).into_owned();
+        audit.facts.region = state.default_region().to_owned();
+        audit.facts.account_id = state.default_account.clone();
+        let facts = &mut audit.facts;
+        let (status, body) = match endpoint {
+            Endpoint::Query => handle(&state, &incoming, &rid, facts),
+            Endpoint::CloudTrail => crate::cloudtrail_api::handle(&state, &incoming, facts),
+            Endpoint::Authorize => crate::authorize_api::handle(&state, &incoming, &rid, facts),
             Endpoint::InstanceCredentials => {
-                crate::instance_credentials::handle(&state, &incoming, &rid)
+                crate::instance_credentials::handle(&state, &incoming, &rid, facts)
             }
-            Endpoint::ForwardAuth => crate::forward_auth::handle(&state, &incoming, &rid),
+            Endpoint::ForwardAuth => crate::forward_auth::handle(&state, &incoming, &rid, facts),
+        };
+        match audit.finish(&state.service, &rid, status, &body) {
+            Ok(()) => Ok((status, body)),
+            Err(e) => Err(e),
         }
     })
     .await;
     match answer {
-        Ok((status, body)) => endpoint.response(status, body, request_id),
+        Ok(Ok((status, body))) => endpoint.response(status, body, request_id),
+        Ok(Err(e)) => endpoint.error_response(&e, request_id),
         Err(_) => {
             let e = ApiError::new(
                 "ServiceFailure",
@@ -374,7 +409,29 @@ impl Incoming {
 const WEB_IDENTITY_ACTION: &str = "AssumeRoleWithWebIdentity";
 
 /// Authenticates, routes and runs one API request; returns the status and XML body.
-fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, String) {
+fn handle(
+    state: &AppState,
+    incoming: &Incoming,
+    request_id: &str,
+    facts: &mut Facts,
+) -> (u16, String) {
+    let (namespace, result) = query(state, incoming, request_id, facts);
+    match result {
+        Ok(body) => (200, body),
+        Err(e) => {
+            facts.fail(&e);
+            (e.status, e.to_xml(namespace, request_id))
+        }
+    }
+}
+
+/// [`handle`]'s work: the API's namespace, and the response document or the error.
+fn query(
+    state: &AppState,
+    incoming: &Incoming,
+    request_id: &str,
+    facts: &mut Facts,
+) -> (&'static str, Result<String, ApiError>) {
     let Incoming {
         method,
         query,
@@ -398,7 +455,14 @@ fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, Stri
         Api::Iam => iam_api::NAMESPACE,
         Api::Sts => sts_api::NAMESPACE,
     };
-    let fail = |e: ApiError| (e.status, e.to_xml(namespace, request_id));
+    facts.event_source = match api {
+        Api::Iam => "iam.amazonaws.com",
+        Api::Sts => "sts.amazonaws.com",
+    }
+    .to_owned();
+    facts.event_name =
+        log_field(params.get("Action").unwrap_or_default(), MAX_LOG_FIELD).into_owned();
+    facts.request_parameters = crate::audit::query_parameters(&params);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let client = state.transport.client(*peer, headers);
     let mut env = RequestEnv {
@@ -411,20 +475,26 @@ fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, Stri
     // The one unsigned action: its caller is proved by the web identity token, not SigV4
     // (the SDKs send it without an Authorization header). Any signature is ignored.
     if matches!(api, Api::Sts) && params.get("Action") == Some(WEB_IDENTITY_ACTION) {
+        let role_arn = params.get("RoleArn").unwrap_or_default();
+        facts.identity = Some(crate::audit::web_identity(role_arn));
+        if let Some(account) = role_arn.split(':').nth(4).filter(|a| !a.is_empty()) {
+            facts.account_id = account.to_owned();
+        }
         let result =
             sts_api::assume_role_with_web_identity(&params, &state.service, &state.jwks, &env);
-        let role = log_field(params.get("RoleArn").unwrap_or_default(), MAX_LOG_FIELD);
+        let role = log_field(role_arn, MAX_LOG_FIELD);
         return match result {
             Ok(xml) => {
                 tracing::info!(action = WEB_IDENTITY_ACTION, role = %role, "allowed");
+                facts.response_elements = crate::audit::response_elements(xml.as_str());
                 (
-                    200,
-                    xml.into_response(WEB_IDENTITY_ACTION, namespace, request_id),
+                    namespace,
+                    Ok(xml.into_response(WEB_IDENTITY_ACTION, namespace, request_id)),
                 )
             }
             Err(e) => {
                 tracing::info!(action = WEB_IDENTITY_ACTION, role = %role, code = e.code, "refused");
-                fail(e)
+                (namespace, Err(e))
             }
         };
     }
@@ -439,12 +509,13 @@ fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, Stri
         service: service_name,
         regions: &state.regions,
     };
-    let caller = match authenticate(&state.service, &snapshot, &signed, now, expected) {
+    let authenticated = authenticate(&state.service, &snapshot, &signed, now, expected);
+    let caller = match facts.authenticated(&signed, authenticated) {
         Ok((caller, region)) => {
             env.region = region;
             caller
         }
-        Err(e) => return fail(e),
+        Err(e) => return (namespace, Err(e)),
     };
     if !caller.is_session() {
         state
@@ -452,21 +523,27 @@ fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, Stri
             .record_key_use(&caller.access_key_id, service_name, &env.region);
     }
     let Some(action) = params.get("Action").map(str::to_owned) else {
-        return fail(ApiError::new(
-            "MissingAction",
-            400,
-            "The request must contain the parameter Action.",
-        ));
+        return (
+            namespace,
+            Err(ApiError::new(
+                "MissingAction",
+                400,
+                "The request must contain the parameter Action.",
+            )),
+        );
     };
     if let Some(other) = params
         .get("Version")
         .filter(|v| !matches!(*v, "2010-05-08" | "2011-06-15"))
     {
-        return fail(ApiError::new(
-            "InvalidAction",
-            400,
-            format!("Could not find operation {action} for version {other}"),
-        ));
+        return (
+            namespace,
+            Err(ApiError::new(
+                "InvalidAction",
+                400,
+                format!("Could not find operation {action} for version {other}"),
+            )),
+        );
     }
     let result = caller.may_call(api, &action).and_then(|()| match api {
         Api::Iam => iam_api::dispatch(&action, &params, &caller, &state.service, &env),
@@ -476,11 +553,15 @@ fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, Stri
     match result {
         Ok(xml) => {
             tracing::info!(action = %logged_action, caller = %caller.arn, access_key = %caller.access_key_id, "allowed");
-            (200, xml.into_response(&action, namespace, request_id))
+            facts.response_elements = crate::audit::response_elements(xml.as_str());
+            (
+                namespace,
+                Ok(xml.into_response(&action, namespace, request_id)),
+            )
         }
         Err(e) => {
             tracing::info!(action = %logged_action, caller = %caller.arn, access_key = %caller.access_key_id, code = e.code, "refused");
-            fail(e)
+            (namespace, Err(e))
         }
     }
 }

@@ -20,6 +20,7 @@ use portcullis_sigv4::Request as SignedRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppState, Incoming, MAX_LOG_FIELD, log_field};
+use crate::audit::Facts;
 use crate::auth::{Caller, ExpectedScope, authenticate};
 use crate::authz::{CallKeys, MatchedItem, Question, RequestEnv, authorize, rule};
 use crate::client_request::{authenticate_client, user_agent};
@@ -296,6 +297,7 @@ pub(crate) struct ServiceCall {
 pub(crate) fn authenticate_service(
     state: &AppState,
     incoming: &Incoming,
+    facts: &mut Facts,
 ) -> Result<ServiceCall, ApiError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let snapshot = state.service.snapshot();
@@ -304,7 +306,8 @@ pub(crate) fn authenticate_service(
         service: SIGNING_NAME,
         regions: &state.regions,
     };
-    let (caller, region) = authenticate(&state.service, &snapshot, &signed, now, expected)?;
+    let authenticated = authenticate(&state.service, &snapshot, &signed, now, expected);
+    let (caller, region) = facts.authenticated(&signed, authenticated)?;
     if !caller.is_session() {
         state
             .service
@@ -331,18 +334,25 @@ pub(crate) fn refusal(e: &ApiError, request_id: &str) -> (u16, String) {
 }
 
 /// Authenticates the service, reads its question, checks that it may ask, then answers it.
-pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, String) {
+pub(crate) fn handle(
+    state: &AppState,
+    incoming: &Incoming,
+    request_id: &str,
+    facts: &mut Facts,
+) -> (u16, String) {
+    facts.portcullis_call("Authorize");
     let fail = |e: ApiError| refusal(&e, request_id);
     let ServiceCall {
         caller: service,
         snapshot,
         env: service_env,
-    } = match authenticate_service(state, incoming) {
+    } = match authenticate_service(state, incoming, facts) {
         Ok(call) => call,
         Err(e) => return fail(e),
     };
     let now = service_env.now;
 
+    facts.request_parameters = crate::audit::authorize_parameters(&incoming.body);
     let input: AuthorizeInput = match serde_json::from_slice(&incoming.body) {
         Ok(input) => input,
         Err(e) => return fail(invalid(format!("The request body is not valid: {e}"))),
@@ -378,6 +388,7 @@ pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) ->
         pairs = checked.pairs.len(),
         "allowed"
     );
+    facts.response_elements = serde_json::from_str(&answer).ok();
     (200, answer)
 }
 

@@ -339,6 +339,12 @@ fn decide_with<R>(
     let policies = CallerPolicies::of(caller, snapshot);
     let inputs = policies.inputs(q);
     let decision = inputs.evaluate(&request);
+    crate::audit::note_decision(
+        q.action,
+        q.resource,
+        &decision,
+        &matched_items(&inputs, &decision),
+    );
     answer(Decided {
         caller,
         env,

@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use portcullis_sigv4::Request as SignedRequest;
 
 use crate::app::{AppState, Incoming, MAX_LOG_FIELD, log_field};
+use crate::audit::Facts;
 use crate::authz::{CallKeys, Question, RequestEnv, rule};
 use crate::client_request::{authenticate_client, user_agent};
 use crate::error::ApiError;
@@ -108,7 +109,13 @@ fn refuse(status: u16, e: &ApiError, request_id: &str) -> (u16, String) {
 }
 
 /// Decides the proxied request.
-pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, String) {
+pub(crate) fn handle(
+    state: &AppState,
+    incoming: &Incoming,
+    request_id: &str,
+    facts: &mut Facts,
+) -> (u16, String) {
+    facts.portcullis_call("ForwardAuth");
     let Some(routes) = &state.routes else {
         let e = ApiError::new(
             "NotFound",
@@ -131,6 +138,11 @@ pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) ->
         .rsplit_once(':')
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
         .map_or(original.host.as_str(), |(h, _)| h);
+    facts.request_parameters = Some(serde_json::json!({
+        "method": log_field(&original.method, 16),
+        "host": log_field(&original.host, MAX_LOG_FIELD),
+        "path": log_field(&original.path, 1024),
+    }));
     let Some(matched) = routes.find(&original.method, host_name, &original.path) else {
         let e =
             ApiError::access_denied("No route of the forward-auth route file matches the request.");
@@ -174,6 +186,10 @@ pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) ->
     ) {
         Ok(client) => client,
         Err(e) => {
+            let key = portcullis_sigv4::parse(&request).ok();
+            facts.identity = Some(crate::audit::unauthenticated(
+                key.as_ref().map(|a| a.access_key_id()),
+            ));
             tracing::info!(
                 action = matched.action,
                 code = e.code,
@@ -182,6 +198,9 @@ pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) ->
             return refuse(401, &e, request_id);
         }
     };
+    facts.account_id = client.caller.account_id.clone();
+    facts.region = client.region.clone();
+    facts.caller = Some(client.caller.clone());
     let transport = state.transport.client(incoming.peer, &incoming.headers);
     let env = RequestEnv {
         source_ip: Some(transport.ip.to_string()),

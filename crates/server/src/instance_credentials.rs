@@ -21,6 +21,7 @@ use portcullis_policy::Principal;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppState, Incoming};
+use crate::audit::Facts;
 use crate::authorize_api::{ServiceCall, authenticate_service, refusal};
 use crate::authz::{self, CallKeys, Question};
 use crate::error::ApiError;
@@ -88,19 +89,29 @@ fn is_instance_id(id: &str) -> bool {
     })
 }
 
-pub(crate) fn handle(state: &AppState, incoming: &Incoming, request_id: &str) -> (u16, String) {
-    match deliver(state, incoming) {
-        Ok(body) => (200, body),
+pub(crate) fn handle(
+    state: &AppState,
+    incoming: &Incoming,
+    request_id: &str,
+    facts: &mut Facts,
+) -> (u16, String) {
+    facts.portcullis_call("GetInstanceCredentials");
+    facts.request_parameters = serde_json::from_slice(&incoming.body).ok();
+    match deliver(state, incoming, facts) {
+        Ok(body) => {
+            facts.response_elements = serde_json::from_str(&body).ok();
+            (200, body)
+        }
         Err(e) => refusal(&e, request_id),
     }
 }
 
-fn deliver(state: &AppState, incoming: &Incoming) -> Result<String, ApiError> {
+fn deliver(state: &AppState, incoming: &Incoming, facts: &mut Facts) -> Result<String, ApiError> {
     let ServiceCall {
         caller,
         snapshot,
         env,
-    } = authenticate_service(state, incoming)?;
+    } = authenticate_service(state, incoming, facts)?;
     let input: Input = serde_json::from_slice(&incoming.body)
         .map_err(|e| invalid(format!("The request body is not valid: {e}")))?;
     if !is_instance_id(&input.instance_id) {

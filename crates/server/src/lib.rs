@@ -5,10 +5,12 @@
 //! account, and serves until [`RunningServer::shutdown`].
 
 mod app;
+mod audit;
 mod auth;
 mod authorize_api;
 mod authz;
 mod client_request;
+mod cloudtrail_api;
 mod error;
 mod files;
 mod forward_auth;
@@ -29,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::serve::ListenerExt;
+pub use portcullis_iam as iam;
 use portcullis_iam::IamService;
 use portcullis_iam::model::Secret;
 use portcullis_iam::seal::{MasterKey, write_private_file};
@@ -87,6 +90,47 @@ pub struct ServerConfig {
     /// The routes of forward auth (`--routes FILE`); without them `/v1/forward-auth` is not
     /// served.
     pub routes: Option<routes::Routes>,
+    /// The audit trail (`None`: no request is recorded).
+    pub audit: Option<AuditSettings>,
+}
+
+/// How the audit trail is kept.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditSettings {
+    /// Events older than this many days are pruned (hourly, and at start); `None` keeps all.
+    pub retention_days: Option<u32>,
+    /// How often digests are signed.
+    pub trail: portcullis_iam::trail::TrailConfig,
+}
+
+/// How often the trail's retention is applied.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Prunes the trail to its retention (a no-op without one).
+async fn prune_audit(state: &Arc<app::AppState>, retention_days: Option<u32>) {
+    let Some(days) = retention_days else {
+        return;
+    };
+    let state = state.clone();
+    let cutoff = (time::OffsetDateTime::now_utc().unix_timestamp() - i64::from(days) * 86_400)
+        .saturating_mul(1000);
+    let pruned = tokio::task::spawn_blocking(move || state.service.audit_prune(cutoff)).await;
+    match pruned {
+        Ok(Ok(n)) if n > 0 => {
+            tracing::info!(events = n, days, "audit events past retention pruned")
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not prune the audit trail"),
+        _ => {}
+    }
+}
+
+/// Signs a digest of the trail's head when one is due by time (and at shutdown).
+async fn sign_audit(state: &Arc<app::AppState>) {
+    let state = state.clone();
+    let signed = tokio::task::spawn_blocking(move || state.service.audit_sign_now()).await;
+    if let Ok(Err(e)) = signed {
+        tracing::warn!(error = %e, "could not sign an audit digest");
+    }
 }
 
 /// Why the server could not start.
@@ -199,7 +243,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let db_path = config.data_dir.join("portcullis.db");
     files::prepare_database(&db_path)?;
     let store = SqliteStore::open(&db_path)?;
-    let service = IamService::open(Box::new(store), master_key, config.limits)?;
+    let mut service = IamService::open(Box::new(store), master_key, config.limits)?;
+    if let Some(audit) = &config.audit {
+        service.enable_audit(audit.trail)?;
+    }
 
     let existing = service.account_ids();
     let account_id = match (existing.first(), &config.account_id) {
@@ -270,13 +317,29 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     });
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
+    let audit = config.audit;
     let flusher = {
         let state = state.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(KEY_USE_FLUSH_INTERVAL);
+            let mut pruned = std::time::Instant::now();
+            let mut signed = std::time::Instant::now();
+            if let Some(audit) = audit {
+                prune_audit(&state, audit.retention_days).await;
+            }
             loop {
                 tick.tick().await;
                 flush_key_uses(&state).await;
+                if let Some(audit) = audit {
+                    if signed.elapsed() >= audit.trail.digest_interval {
+                        sign_audit(&state).await;
+                        signed = std::time::Instant::now();
+                    }
+                    if pruned.elapsed() >= PRUNE_INTERVAL {
+                        prune_audit(&state, audit.retention_days).await;
+                        pruned = std::time::Instant::now();
+                    }
+                }
             }
         })
     };
@@ -307,6 +370,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         }
         flusher.abort();
         flush_key_uses(&state).await;
+        sign_audit(&state).await;
     });
     Ok(RunningServer {
         local_addr,

@@ -100,6 +100,11 @@ impl Xml {
         self
     }
 
+    /// What has been written (the inside of the result element).
+    pub fn as_str(&self) -> &str {
+        &self.out
+    }
+
     /// The full response document.
     pub fn into_response(self, action: &str, namespace: &str, request_id: &str) -> String {
         format!(

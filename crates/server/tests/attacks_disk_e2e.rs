@@ -297,7 +297,9 @@ fn make_legacy(dir: &Path, key: &MasterKey) {
         set_row(dir, &table, &row_key, &data);
     }
     db(dir)
-        .execute_batch("DROP TABLE meta; PRAGMA user_version = 5;")
+        .execute_batch(
+            "DROP TABLE meta; DROP TABLE audit_events; DROP TABLE audit_digests; PRAGMA user_version = 5;",
+        )
         .unwrap();
 }
 

@@ -45,7 +45,9 @@ fn link_hash(sequence: u64, previous: &[u8; 32], body: &[u8]) -> [u8; 32] {
 /// Where and how a chain is broken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {
-    #[error("event {sequence} was modified (its hash does not match its content)")]
+    #[error(
+        "event {sequence} was modified or moved (its hash does not match its content at this place in the chain)"
+    )]
     Modified { sequence: u64 },
     #[error("events {from} to {to} are missing (deleted)")]
     Missing { from: u64, to: u64 },

@@ -6,12 +6,14 @@
 //! transaction of the change they record); the server builds them at its one audit point.
 
 pub mod chain;
+pub mod index;
 pub mod record;
 pub mod redact;
 
 pub use chain::{ChainBreak, ChainLink, GENESIS, verify_chain};
+pub use index::{AuditQuery, AuditRow, EventIndex, LookupKey, StoredEvent};
 pub use record::{
-    AuditEvent, EVENT_VERSION, Resource, SessionAttributes, SessionContext, SessionIssuer,
-    UserIdentity,
+    AuditEvent, DecisionRecord, EVENT_VERSION, Resource, SessionAttributes, SessionContext,
+    SessionIssuer, UserIdentity,
 };
 pub use redact::{HIDDEN, redact};

@@ -42,10 +42,26 @@ pub struct AuditEvent {
     pub event_type: String,
     pub management_event: bool,
     pub recipient_account_id: String,
-    /// Ours: the statements that decided the request (`policy#index`), so that a denial is
-    /// explained in the trail.
+    /// Ours: each decision the request asked for and the statements that made it, so that
+    /// a denial is explained in the trail.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub portcullis_matched_statements: Vec<String>,
+    pub portcullis_decisions: Vec<DecisionRecord>,
+}
+
+/// One decision of a request: what was asked, the answer, and the statements that made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionRecord {
+    pub action: String,
+    pub resource: String,
+    /// `Allow`, `ExplicitDeny` or `ImplicitDeny`.
+    pub decision: String,
+    /// `ALLOW|DENY <policy label> #<statement index> (<Sid>)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_statements: Vec<String>,
+    /// For an implicit deny: the kind of policy that lacked an Allow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_allow: Option<String>,
 }
 
 /// Who made the request, as CloudTrail's `userIdentity`.
@@ -147,7 +163,7 @@ mod tests {
             event_type: "AwsApiCall".into(),
             management_event: true,
             recipient_account_id: "123456789012".into(),
-            portcullis_matched_statements: vec![],
+            portcullis_decisions: vec![],
         };
         let json = serde_json::to_value(&event).expect("serializes");
         for field in [

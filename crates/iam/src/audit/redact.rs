@@ -7,29 +7,32 @@ use serde_json::Value;
 /// What a secret's value becomes (CloudTrail's marker).
 pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
 
-/// Field names (compared without case) whose values are secret, wherever they are nested:
-/// secret keys, session tokens, passwords, MFA seeds and codes, private keys, identity tokens.
-const SECRET_FIELDS: &[&str] = &[
+/// What a secret field's name contains (compared without case), wherever it is nested:
+/// secret keys, session tokens, passwords (`Password`, `OldPassword`, `NewPassword`), MFA
+/// seeds and codes, private keys (`PrivateKey`, SAML's `AddPrivateKey`), identity tokens and
+/// assertions, signing keys.
+const SECRET_PARTS: &[&str] = &[
     "secretaccesskey",
     "sessiontoken",
     "password",
-    "oldpassword",
-    "newpassword",
     "base32stringseed",
     "qrcodepng",
-    "authenticationcode1",
-    "authenticationcode2",
+    "authenticationcode",
     "tokencode",
     "privatekey",
     "webidentitytoken",
     "samlassertion",
-    "servicepassword",
+    "clientsecret",
     "seedsignature",
     "signingkey",
 ];
 
+/// Field names that are secret only as a whole (the container credentials' `Token`).
+const SECRET_NAMES: &[&str] = &["token"];
+
 fn is_secret(name: &str) -> bool {
-    SECRET_FIELDS.iter().any(|s| s.eq_ignore_ascii_case(name))
+    let lower = name.to_ascii_lowercase();
+    SECRET_PARTS.iter().any(|s| lower.contains(s)) || SECRET_NAMES.contains(&lower.as_str())
 }
 
 /// `value` with every secret field's value replaced by [`HIDDEN`], at any depth.
@@ -63,13 +66,15 @@ mod tests {
             "credentials": {"AccessKeyId": "ASIA1", "SessionToken": "tok", "Expiration": "x"},
             "virtualMFADevice": {"serialNumber": "arn", "base32StringSeed": "SEED"},
             "list": [{"password": "hunter2"}, {"userName": "bob"}],
+            "addPrivateKey": "-----BEGIN PRIVATE KEY-----",
+            "Token": "IQoJ",
         });
         let out = redact(response).to_string();
-        for secret in ["s3cr3t", "tok\"", "SEED", "hunter2"] {
+        for secret in ["s3cr3t", "tok\"", "SEED", "hunter2", "BEGIN", "IQoJ"] {
             assert!(!out.contains(secret), "{secret} leaked: {out}");
         }
         assert!(out.contains("AKIA1") && out.contains("ASIA1") && out.contains("bob"));
-        assert_eq!(out.matches(HIDDEN).count(), 4, "{out}");
+        assert_eq!(out.matches(HIDDEN).count(), 6, "{out}");
     }
 
     #[test]

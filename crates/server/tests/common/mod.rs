@@ -186,6 +186,7 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
         tls: None,
         trusted_proxies: Vec::new(),
         routes: None,
+        audit: Some(portcullis_server::AuditSettings::default()),
         regions: Vec::new(),
     }
 }

@@ -22,6 +22,12 @@ use crate::seal::MasterKey;
 use crate::session::{SessionClaims, TokenError};
 use crate::state::{AccountState, IamState, Limits, Touched};
 use crate::store::{Change, Store, StoreError, Table};
+use crate::trail::{Trail, TrailConfig};
+
+mod unit;
+
+pub use unit::Unit;
+use unit::WriterLock;
 
 /// The compiled policies of one principal, as the engine takes them.
 #[derive(Debug)]
@@ -228,8 +234,10 @@ fn labeled(label: String, doc: &PolicyDocument) -> LabeledPolicy {
 /// The IAM service: state, store, sealing key.
 pub struct IamService {
     snapshot: ArcSwap<Snapshot>,
-    writer: Mutex<()>,
+    writer: Arc<WriterLock>,
     store: Box<dyn Store>,
+    /// The audit trail's writer, when auditing is on.
+    trail: Option<Trail>,
     master_key: MasterKey,
     /// Access-key uses not yet written to the store: recorded on the request path without a
     /// write, flushed in batches by [`IamService::flush_key_uses`].
@@ -299,8 +307,9 @@ impl IamService {
         );
         Ok(IamService {
             snapshot: ArcSwap::from_pointee(Snapshot::new(state)),
-            writer: Mutex::new(()),
+            writer: Arc::new(WriterLock::default()),
             store,
+            trail: None,
             master_key,
             key_uses: Mutex::new(HashMap::new()),
             role_uses: Mutex::new(HashMap::new()),
@@ -432,9 +441,64 @@ impl IamService {
         crate::authz_message::open(&self.master_key, account_id, encoded)
     }
 
+    /// Turns auditing on: every request's [`Unit`] records its event in the store's trail.
+    pub fn enable_audit(&mut self, config: TrailConfig) -> IamResult<()> {
+        let trail = Trail::open(&*self.store, &self.master_key, config)
+            .map_err(|e| IamError::ServiceFailure(e.to_string()))?;
+        self.trail = Some(trail);
+        Ok(())
+    }
+
+    /// Whether requests are audited.
+    pub fn audited(&self) -> bool {
+        self.trail.is_some()
+    }
+
+    /// A search of one account's trail, newest first.
+    pub fn audit_lookup(
+        &self,
+        query: &crate::audit::AuditQuery,
+    ) -> IamResult<Vec<crate::audit::StoredEvent>> {
+        self.store
+            .audit_lookup(query)
+            .map_err(|e| IamError::ServiceFailure(e.to_string()))
+    }
+
+    /// The public key the trail's digests are signed with (raw Ed25519), when auditing.
+    pub fn audit_public_key(&self) -> Option<Vec<u8>> {
+        self.trail.as_ref().map(Trail::public_key)
+    }
+
+    /// Signs a digest of the trail's head now, if events were added since the last one
+    /// (on shutdown, and by the periodic flusher).
+    pub fn audit_sign_now(&self) -> IamResult<()> {
+        match &self.trail {
+            Some(trail) => trail
+                .sign_now(&*self.store)
+                .map_err(|e| IamError::ServiceFailure(e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes the trail's events older than `before_ms`, keeping what remains verifiable.
+    pub fn audit_prune(&self, before_ms: i64) -> IamResult<usize> {
+        self.store
+            .audit_prune(before_ms)
+            .map_err(|e| IamError::ServiceFailure(e.to_string()))
+    }
+
+    /// Checks the stored trail against this service's signing key.
+    pub fn audit_verify(&self) -> Result<crate::trail::TrailReport, crate::trail::TrailError> {
+        let key = crate::trail::public_key(&*self.store, &self.master_key)
+            .map_err(|e| crate::trail::TrailError::Store(e.0))?
+            .unwrap_or_default();
+        crate::trail::verify(&*self.store, &key)
+    }
+
     /// The current snapshot; never waits.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.load_full()
+        self.staged_snapshot()
+            .unwrap_or_else(|| self.snapshot.load_full())
     }
 
     /// The ids of the accounts that exist.
@@ -443,14 +507,16 @@ impl IamService {
     }
 
     /// Runs `change` on a copy of the state, commits what it touched, publishes the copy.
+    /// Inside a request's [`Unit`], the change is staged instead and committed with the
+    /// request's audit event when the unit finishes.
     pub fn write<T>(
         &self,
         change: impl FnOnce(&mut IamState, &mut Touched) -> IamResult<T>,
     ) -> IamResult<T> {
-        let _writer = self
-            .writer
-            .lock()
-            .map_err(|_| IamError::ServiceFailure("writer lock poisoned".into()))?;
+        if self.in_unit() {
+            return self.write_staged(change);
+        }
+        let _turn = self.writer.acquire();
         let mut state = self.snapshot.load().state.clone();
         let mut touched = Touched::default();
         let out = change(&mut state, &mut touched)?;
@@ -496,7 +562,7 @@ impl IamService {
             }
             result
         };
-        let mut scratch = self.snapshot.load().state.clone();
+        let mut scratch = self.snapshot().state.clone();
         if let Err(e) = change(&mut scratch, &mut Touched::default()) {
             return settle(Err(e));
         }

@@ -1,11 +1,21 @@
 //! Durable storage. The store knows tables of JSON rows, not rules: every entity kind is a
 //! table of `(account_id, key, data)`; a write is one transaction of upserts and deletes.
-//! The embedded default is SQLite (WAL); PostgreSQL will implement the same trait.
+//! The embedded default is SQLite (WAL); PostgreSQL will implement the same trait. Beside the
+//! entity tables, the audit trail ([`audit`]): chained events appended in the transaction of
+//! the change they record, and the signed digests.
+
+mod audit;
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
+
+use crate::audit::{AuditQuery, AuditRow, ChainLink, StoredEvent};
+
+/// Where the kept part of a trail begins: the first kept event and its predecessor's hash
+/// (`(1, GENESIS)` for a trail never pruned).
+pub type TrailStart = (u64, [u8; 32]);
 
 /// The tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -99,9 +109,30 @@ pub trait Store: Send + Sync {
     /// Every row, to build the in-memory state at start.
     fn load(&self) -> Result<Vec<Row>, StoreError>;
     /// Applies `changes` atomically.
-    fn commit(&self, changes: &[Change]) -> Result<(), StoreError>;
+    fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+        self.commit_recorded(changes, &[])
+    }
+    /// Applies `changes` and appends `events` (chained, in order) in one transaction: the
+    /// audit record of a change commits with it or not at all.
+    fn commit_recorded(&self, changes: &[Change], events: &[AuditRow]) -> Result<(), StoreError>;
     /// A [`Table::Meta`] value.
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// The last stored event's sequence and hash, if any.
+    fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError>;
+    /// Where the kept trail begins.
+    fn audit_start(&self) -> Result<TrailStart, StoreError>;
+    /// Up to `limit` events from `from_sequence` on, in sequence order (stored order).
+    fn audit_links(&self, from_sequence: u64, limit: usize) -> Result<Vec<ChainLink>, StoreError>;
+    /// A search of one account's trail, newest first.
+    fn audit_lookup(&self, query: &AuditQuery) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Deletes the events older than `before_ms` and records where the kept trail begins,
+    /// in one transaction. Returns how many were deleted.
+    fn audit_prune(&self, before_ms: i64) -> Result<usize, StoreError>;
+    /// Stores a signed digest covering the trail up to `sequence`.
+    fn audit_put_digest(&self, sequence: u64, digest: &str) -> Result<(), StoreError>;
+    /// Every stored digest, by the sequence it covers.
+    fn audit_digests(&self) -> Result<Vec<(u64, String)>, StoreError>;
 }
 
 /// The schema, by version: `PRAGMA user_version` says how many have been applied.
@@ -125,6 +156,23 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE mfa_devices (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
 ", "
     CREATE TABLE meta (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
+", "
+    CREATE TABLE audit_events (
+        sequence      INTEGER PRIMARY KEY,
+        hash          BLOB NOT NULL,
+        account_id    TEXT NOT NULL,
+        time_ms       INTEGER NOT NULL,
+        event_id      TEXT NOT NULL,
+        event_name    TEXT NOT NULL,
+        event_source  TEXT NOT NULL,
+        username      TEXT,
+        access_key_id TEXT,
+        read_only     INTEGER NOT NULL,
+        resources     TEXT NOT NULL,
+        body          TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_by_account_time ON audit_events (account_id, time_ms);
+    CREATE TABLE audit_digests (sequence INTEGER PRIMARY KEY, data TEXT NOT NULL);
 "];
 
 /// The embedded store: one SQLite file in WAL mode.
@@ -182,7 +230,7 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
-    fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+    fn commit_recorded(&self, changes: &[Change], events: &[AuditRow]) -> Result<(), StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         for change in changes {
@@ -205,8 +253,45 @@ impl Store for SqliteStore {
                 }
             }
         }
+        audit::append(&tx, events)?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        audit::head(&*self.lock()?)
+    }
+
+    fn audit_start(&self) -> Result<TrailStart, StoreError> {
+        audit::start(&*self.lock()?)
+    }
+
+    fn audit_links(&self, from_sequence: u64, limit: usize) -> Result<Vec<ChainLink>, StoreError> {
+        audit::links(&*self.lock()?, from_sequence, limit)
+    }
+
+    fn audit_lookup(&self, query: &AuditQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        audit::lookup(&*self.lock()?, query)
+    }
+
+    fn audit_prune(&self, before_ms: i64) -> Result<usize, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let n = audit::prune(&tx, before_ms)?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn audit_put_digest(&self, sequence: u64, digest: &str) -> Result<(), StoreError> {
+        self.lock()?.execute(
+            "INSERT OR REPLACE INTO audit_digests (sequence, data) VALUES (?1, ?2)",
+            params![sequence as i64, digest],
+        )?;
+        Ok(())
+    }
+
+    fn audit_digests(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        audit::digests(&*self.lock()?)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

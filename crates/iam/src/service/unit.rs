@@ -1,0 +1,209 @@
+//! One request's writes as a unit: what its handler writes is staged (the request sees its own
+//! writes through [`IamService::snapshot`]) and committed at the request's end together with
+//! the request's audit event, in one transaction, before the new state is published. The
+//! writer's turn is held from the first write to that commit, so writes of different requests
+//! never interleave. A unit dropped without [`Unit::finish`] (an error, a panic) changes
+//! nothing.
+//!
+//! The staged state lives in a thread-local: a request is served on one blocking thread from
+//! its first byte to its answer, and the handlers reach the service through `&IamService`
+//! without knowing whether a unit is open (outside a unit, a write commits at once, as the
+//! usage flusher's and start-up's do).
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::{IamService, Snapshot};
+use crate::audit::AuditEvent;
+use crate::error::{IamError, IamResult};
+use crate::state::{IamState, Touched};
+
+/// The writers' mutual exclusion, as a turn that can be held across calls.
+#[derive(Default)]
+pub(super) struct WriterLock {
+    busy: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// Holding the writer's turn; released on drop.
+pub(super) struct WriterTurn {
+    lock: Arc<WriterLock>,
+}
+
+impl WriterLock {
+    pub(super) fn acquire(self: &Arc<Self>) -> WriterTurn {
+        // A poisoned flag is still a flag: the bool is valid whatever panicked.
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy {
+            busy = self.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy = true;
+        WriterTurn { lock: self.clone() }
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        let mut busy = self.lock.busy.lock().unwrap_or_else(|p| p.into_inner());
+        *busy = false;
+        self.lock.freed.notify_one();
+    }
+}
+
+struct Staged {
+    /// The service the unit belongs to (its address).
+    service: usize,
+    turn: Option<WriterTurn>,
+    snapshot: Option<Arc<Snapshot>>,
+    touched: Touched,
+}
+
+thread_local! {
+    static STAGED: RefCell<Option<Staged>> = const { RefCell::new(None) };
+}
+
+/// An open unit of one request (see the module's documentation).
+pub struct Unit<'a> {
+    service: &'a IamService,
+    /// Whether this unit opened the thread's staging (a unit opened inside another one
+    /// writes into the outer one and only appends its event).
+    owner: bool,
+    _one_thread: PhantomData<*const ()>,
+}
+
+fn id(service: &IamService) -> usize {
+    service as *const IamService as usize
+}
+
+impl IamService {
+    /// Opens the unit of the request served on this thread.
+    pub fn begin(&self) -> Unit<'_> {
+        let owner = STAGED.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.is_some() {
+                return false;
+            }
+            *s = Some(Staged {
+                service: id(self),
+                turn: None,
+                snapshot: None,
+                touched: Touched::default(),
+            });
+            true
+        });
+        Unit {
+            service: self,
+            owner,
+            _one_thread: PhantomData,
+        }
+    }
+
+    /// The staged snapshot of this thread's open unit, if it has written.
+    pub(super) fn staged_snapshot(&self) -> Option<Arc<Snapshot>> {
+        STAGED.with(|s| {
+            s.borrow()
+                .as_ref()
+                .filter(|st| st.service == id(self))
+                .and_then(|st| st.snapshot.clone())
+        })
+    }
+
+    /// Whether this thread has an open unit of this service.
+    pub(super) fn in_unit(&self) -> bool {
+        STAGED.with(|s| s.borrow().as_ref().is_some_and(|st| st.service == id(self)))
+    }
+
+    /// [`IamService::write`] inside this thread's unit: staged, not yet committed.
+    pub(super) fn write_staged<T>(
+        &self,
+        change: impl FnOnce(&mut IamState, &mut Touched) -> IamResult<T>,
+    ) -> IamResult<T> {
+        let needs_turn = STAGED.with(|s| s.borrow().as_ref().is_some_and(|st| st.turn.is_none()));
+        if needs_turn {
+            // Taken outside the RefCell's borrow: it may wait for another request's unit.
+            let turn = self.writer.acquire();
+            STAGED.with(|s| {
+                if let Some(st) = s.borrow_mut().as_mut() {
+                    st.turn = Some(turn);
+                }
+            });
+        }
+        // Under the turn, the published snapshot is the latest committed state.
+        let base = self
+            .staged_snapshot()
+            .unwrap_or_else(|| self.snapshot.load_full());
+        let mut state = base.state.clone();
+        let mut touched = Touched::default();
+        let out = change(&mut state, &mut touched)?;
+        STAGED.with(|s| {
+            if let Some(st) = s.borrow_mut().as_mut() {
+                st.snapshot = Some(Arc::new(Snapshot::new(state)));
+                st.touched.merge(touched);
+            }
+        });
+        Ok(out)
+    }
+}
+
+impl Unit<'_> {
+    /// Whether the request has written anything.
+    pub fn changed(&self) -> bool {
+        self.owner && self.service.staged_snapshot().is_some()
+    }
+
+    /// Commits what the request wrote together with its audit `event` (recorded at
+    /// `time_ms`) in one transaction and publishes the new state; a request that wrote
+    /// nothing has its event appended to the trail (durable on return). With auditing off,
+    /// `event` is ignored. On an error nothing was changed and nothing recorded.
+    pub fn finish(mut self, event: Option<(AuditEvent, i64)>) -> IamResult<()> {
+        let service = self.service;
+        let staged = if self.owner {
+            self.owner = false;
+            STAGED.with(|s| s.borrow_mut().take())
+        } else {
+            None
+        };
+        let event = event.filter(|_| service.trail.is_some());
+        let store = &*service.store;
+        let failure = |e: crate::store::StoreError| {
+            tracing::error!(error = %e, "store commit failed");
+            IamError::ServiceFailure("The request could not be stored; nothing was changed.".into())
+        };
+        match staged {
+            Some(Staged {
+                snapshot: Some(snapshot),
+                touched,
+                turn,
+                ..
+            }) => {
+                let changes = touched.changes(&snapshot.state, &service.master_key)?;
+                match (&service.trail, event) {
+                    (Some(trail), Some(event)) => trail
+                        .chain(store, [event], |rows| store.commit_recorded(&changes, rows))
+                        .map_err(failure)?,
+                    _ if !changes.is_empty() => store.commit(&changes).map_err(failure)?,
+                    _ => {}
+                }
+                service.snapshot.store(snapshot);
+                drop(turn);
+                Ok(())
+            }
+            _ => match (&service.trail, event) {
+                (Some(trail), Some((event, time_ms))) => {
+                    trail.append(store, event, time_ms).map_err(failure)
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+impl Drop for Unit<'_> {
+    fn drop(&mut self) {
+        if self.owner {
+            // Not finished: what was staged is discarded and the turn released.
+            STAGED.with(|s| s.borrow_mut().take());
+        }
+    }
+}
