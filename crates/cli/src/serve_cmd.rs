@@ -43,8 +43,13 @@ pub struct ServeArgs {
     /// Default: keep every event.
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     audit_retention: Option<u32>,
+    /// Answer an allowed read only once its audit event is durable (by default it is
+    /// committed within 5 ms of the answer, with the events around it; changes, denials
+    /// and failures are always durable before their answer).
+    #[arg(long)]
+    audit_durable_reads: bool,
     /// Record nothing: no audit trail, no LookupEvents (for throwaway test servers).
-    #[arg(long, conflicts_with = "audit_retention")]
+    #[arg(long, conflicts_with_all = ["audit_retention", "audit_durable_reads"])]
     no_audit: bool,
 }
 
@@ -107,7 +112,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         routes,
         audit: (!args.no_audit).then(|| portcullis_server::AuditSettings {
             retention_days: args.audit_retention,
-            ..portcullis_server::AuditSettings::default()
+            trail: portcullis_server::iam::trail::TrailConfig {
+                durable_reads: args.audit_durable_reads,
+                ..Default::default()
+            },
         }),
     };
     let mut server = match start(config).await {

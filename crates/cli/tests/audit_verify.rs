@@ -94,6 +94,7 @@ async fn verify_names_every_kind_of_tampering_and_passes_an_intact_or_pruned_tra
             trail: portcullis_server::iam::trail::TrailConfig {
                 digest_every_events: 5,
                 digest_interval: std::time::Duration::from_secs(3600),
+                ..Default::default()
             },
         });
     })

@@ -2,7 +2,8 @@
 //! clients write concurrently, then started again on the same data directory. Every write that
 //! was answered with success before the kill must be there after the restart (users, their
 //! tags and inline policies, access keys that still authenticate), and the SQLite file must
-//! pass `PRAGMA integrity_check`. Three kill/restart cycles; each cycle checks the writes
+//! pass `PRAGMA integrity_check`; the audit trail must verify and hold the CreateUser event of
+//! every acknowledged user. Three kill/restart cycles; each cycle checks the writes
 //! acknowledged in all cycles so far.
 
 use std::path::{Path, PathBuf};
@@ -374,6 +375,46 @@ fn integrity_check(data_dir: &Path) {
     assert_eq!(mode, "wal");
 }
 
+/// The audit trail after a kill: `portcullis audit verify` finds it intact, and every
+/// acknowledged CreateUser has its event (no change without its record).
+fn audit_intact(data_dir: &Path, acked: &[Acked]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("PORTCULLIS_MASTER_KEY_FILE")
+        .output()
+        .expect("portcullis audit verify runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(data_dir.join("portcullis.db")).expect("open db");
+    conn.busy_timeout(Duration::from_secs(10)).expect("busy");
+    let mut stmt = conn
+        .prepare("SELECT body FROM audit_events WHERE event_name = 'CreateUser'")
+        .expect("prepare");
+    let recorded: std::collections::HashSet<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("query")
+        .filter_map(|body| {
+            let event: serde_json::Value = serde_json::from_str(&body.ok()?).ok()?;
+            if event.get("errorCode").is_some() {
+                return None;
+            }
+            Some(event["requestParameters"]["userName"].as_str()?.to_owned())
+        })
+        .collect();
+    for a in acked {
+        assert!(
+            recorded.contains(&a.user),
+            "user {} was created and acknowledged, but its CreateUser event is missing",
+            a.user
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_write_survives_kill_9() {
     let parent = tempfile::tempdir().expect("temp dir");
@@ -436,6 +477,7 @@ async fn every_acknowledged_write_survives_kill_9() {
             "the store did not open cleanly:\n{log_text}"
         );
         integrity_check(&data_dir);
+        audit_intact(&data_dir, &all);
 
         // Every write acknowledged so far, in this cycle and before, checked concurrently.
         let checks: Vec<_> = all

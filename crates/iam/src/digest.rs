@@ -31,7 +31,7 @@ impl Write for HashWriter {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn secret_hash(secret: &Secret) -> String {

@@ -29,4 +29,7 @@ pub mod trail;
 pub mod x509;
 
 pub use error::{IamError, IamResult};
-pub use service::{IamService, PrincipalPolicies, RootCredentials, Snapshot, Unit};
+pub use service::{
+    Durability, IamService, PrincipalPolicies, Recorded, RootCredentials, Snapshot, Unit,
+    not_stored,
+};

@@ -354,14 +354,19 @@ async fn serve(
             }
             Endpoint::ForwardAuth => crate::forward_auth::handle(&state, &incoming, &rid, facts),
         };
-        match audit.finish(&state.service, &rid, status, &body) {
-            Ok(()) => Ok((status, body)),
-            Err(e) => Err(e),
-        }
+        audit
+            .finish(&state.service, &rid, status, &body)
+            .map(|recorded| (status, body, recorded))
     })
     .await;
     match answer {
-        Ok(Ok((status, body))) => endpoint.response(status, body, request_id),
+        // Answered only once its event is durable (awaited without holding a thread).
+        Ok(Ok((status, body, recorded))) => match recorded.await {
+            Ok(()) => endpoint.response(status, body, request_id),
+            Err(e) => {
+                endpoint.error_response(&ApiError::from(portcullis_iam::not_stored(e)), request_id)
+            }
+        },
         Ok(Err(e)) => endpoint.error_response(&e, request_id),
         Err(_) => {
             let e = ApiError::new(
@@ -486,7 +491,7 @@ fn query(
         return match result {
             Ok(xml) => {
                 tracing::info!(action = WEB_IDENTITY_ACTION, role = %role, "allowed");
-                facts.response_elements = crate::audit::response_elements(xml.as_str());
+                facts.answered(|| crate::audit::response_elements(xml.as_str()));
                 (
                     namespace,
                     Ok(xml.into_response(WEB_IDENTITY_ACTION, namespace, request_id)),
@@ -553,7 +558,7 @@ fn query(
     match result {
         Ok(xml) => {
             tracing::info!(action = %logged_action, caller = %caller.arn, access_key = %caller.access_key_id, "allowed");
-            facts.response_elements = crate::audit::response_elements(xml.as_str());
+            facts.answered(|| crate::audit::response_elements(xml.as_str()));
             (
                 namespace,
                 Ok(xml.into_response(&action, namespace, request_id)),

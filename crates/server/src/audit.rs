@@ -3,7 +3,8 @@
 //! inside an [`Audit`]: the door writes what it learns into the request's [`Facts`], every
 //! decision `authz` makes on the request's thread is noted, and when the door has answered,
 //! [`Audit::finish`] builds one CloudTrail event and hands it to the request's unit, which
-//! commits it with the request's changes (or appends it, durable before the answer leaves).
+//! commits it with the request's changes (or appends it: durable before the answer leaves,
+//! or for an allowed read within the trail's batch window; see `Trail::durability_of`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ use portcullis_iam::audit::{
     SessionIssuer, UserIdentity, redact,
 };
 use portcullis_iam::session::SessionPrincipal;
-use portcullis_iam::{IamService, Unit};
+use portcullis_iam::{IamService, Recorded, Unit};
 use serde_json::{Map, Value};
 
 use crate::auth::{Caller, Identity};
@@ -139,6 +140,18 @@ impl Facts {
         self.read_only = Some(true);
     }
 
+    /// Notes a successful answer's elements, as CloudTrail keeps them: for the actions that
+    /// change something or issue credentials, not for reads (`elements` is not even built
+    /// for those).
+    pub fn answered(&mut self, elements: impl FnOnce() -> Option<Value>) {
+        let read_only = self
+            .read_only
+            .unwrap_or_else(|| read_only_by_name(&self.event_name));
+        if !read_only || ISSUES_CREDENTIALS.contains(&self.event_name.as_str()) {
+            self.response_elements = elements();
+        }
+    }
+
     /// Notes who an authentication found (the caller, its account and region), or for a
     /// failed one the key `signed` presented; passes `result` on.
     pub fn authenticated(
@@ -177,14 +190,16 @@ impl<'a> Audit<'a> {
     }
 
     /// Records the request and commits what it changed. An `Err` means nothing was changed
-    /// or recorded: the door answers it instead of its own answer.
+    /// or recorded: the door answers it instead of its own answer. The request is answered
+    /// once the returned [`Recorded`] resolves to `Ok` (its event is durable then; an `Err`
+    /// is answered as [`portcullis_iam::not_stored`]).
     pub fn finish(
         mut self,
         service: &IamService,
         request_id: &str,
         status: u16,
         body: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Recorded, ApiError> {
         if status >= 400 && self.facts.error.is_none() {
             self.facts.error = error_of(body);
         }
@@ -195,6 +210,14 @@ impl<'a> Audit<'a> {
         self.unit.finish(event).map_err(ApiError::from)
     }
 }
+
+/// The read-only actions whose answer is recorded: the credentials they issue (secrets
+/// redacted) say which key a later event's caller used.
+const ISSUES_CREDENTIALS: &[&str] = &[
+    "GetSessionToken",
+    "GetFederationToken",
+    "GetInstanceCredentials",
+];
 
 /// Whether CloudTrail marks an action read-only.
 fn read_only_by_name(name: &str) -> bool {

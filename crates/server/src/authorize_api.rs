@@ -388,7 +388,7 @@ pub(crate) fn handle(
         pairs = checked.pairs.len(),
         "allowed"
     );
-    facts.response_elements = serde_json::from_str(&answer).ok();
+    facts.answered(|| serde_json::from_str(&answer).ok());
     (200, answer)
 }
 

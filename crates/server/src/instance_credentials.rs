@@ -99,7 +99,7 @@ pub(crate) fn handle(
     facts.request_parameters = serde_json::from_slice(&incoming.body).ok();
     match deliver(state, incoming, facts) {
         Ok(body) => {
-            facts.response_elements = serde_json::from_str(&body).ok();
+            facts.answered(|| serde_json::from_str(&body).ok());
             (200, body)
         }
         Err(e) => refusal(&e, request_id),

@@ -383,10 +383,19 @@ async fn a_change_whose_record_cannot_be_stored_is_not_made() {
     )
     .expect("trigger");
     let before = server.digest();
-    let r = server.root().create_user().user_name("ghost").send().await;
-    assert_eq!(error_code(r).0, "ServiceFailure");
-    // Reads are refused too: nothing is answered that is not recorded.
+    // An allowed read is answered before its batch is committed; the batch is refused, and
+    // from then on reads are refused too: nothing is answered unrecorded beyond one batch
+    // window.
+    server
+        .root()
+        .list_users()
+        .send()
+        .await
+        .expect("batched read");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let r = server.root().list_users().send().await;
+    assert_eq!(error_code(r).0, "ServiceFailure");
+    let r = server.root().create_user().user_name("ghost").send().await;
     assert_eq!(error_code(r).0, "ServiceFailure");
     assert_eq!(server.digest(), before, "the refused change was published");
     db.execute_batch("DROP TRIGGER refuse;")
@@ -498,4 +507,34 @@ async fn the_aws_cli_and_boto3_read_the_trail() {
         print(len(events), events[0]['EventName'], events[0]['Username'], type(events[0]['EventTime']).__name__)\n";
     let out = run("python3", &["-c", script]);
     assert_eq!(out.trim(), "3 CreateUser root datetime");
+}
+
+/// With durable reads, an allowed read is answered only once its event is committed: a store
+/// that refuses the trail's rows refuses the very first read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_reads_are_answered_only_once_recorded() {
+    let server = TestServer::start_configured(|config| {
+        if let Some(audit) = config.audit.as_mut() {
+            audit.trail.durable_reads = true;
+        }
+    })
+    .await;
+    server.root().list_users().send().await.expect("recorded");
+    let db = rusqlite::Connection::open(server.dir.path().join("portcullis.db")).expect("db");
+    db.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'no space'); END;",
+    )
+    .expect("trigger");
+    let r = server.root().list_users().send().await;
+    assert_eq!(error_code(r).0, "ServiceFailure");
+    db.execute_batch("DROP TRIGGER refuse;")
+        .expect("drop trigger");
+    server
+        .root()
+        .list_users()
+        .send()
+        .await
+        .expect("recorded again");
+    let listed = events(&server, "EventName", "ListUsers").await;
+    assert_eq!(listed.len(), 2, "the refused read is not in the trail");
 }

@@ -26,8 +26,8 @@ use crate::trail::{Trail, TrailConfig};
 
 mod unit;
 
-pub use unit::Unit;
 use unit::WriterLock;
+pub use unit::{Durability, Recorded, Unit, not_stored};
 
 /// The compiled policies of one principal, as the engine takes them.
 #[derive(Debug)]
@@ -235,7 +235,7 @@ fn labeled(label: String, doc: &PolicyDocument) -> LabeledPolicy {
 pub struct IamService {
     snapshot: ArcSwap<Snapshot>,
     writer: Arc<WriterLock>,
-    store: Box<dyn Store>,
+    store: Arc<dyn Store>,
     /// The audit trail's writer, when auditing is on.
     trail: Option<Trail>,
     master_key: MasterKey,
@@ -308,7 +308,7 @@ impl IamService {
         Ok(IamService {
             snapshot: ArcSwap::from_pointee(Snapshot::new(state)),
             writer: Arc::new(WriterLock::default()),
-            store,
+            store: Arc::from(store),
             trail: None,
             master_key,
             key_uses: Mutex::new(HashMap::new()),
@@ -443,7 +443,7 @@ impl IamService {
 
     /// Turns auditing on: every request's [`Unit`] records its event in the store's trail.
     pub fn enable_audit(&mut self, config: TrailConfig) -> IamResult<()> {
-        let trail = Trail::open(&*self.store, &self.master_key, config)
+        let trail = Trail::open(self.store.clone(), &self.master_key, config)
             .map_err(|e| IamError::ServiceFailure(e.to_string()))?;
         self.trail = Some(trail);
         Ok(())
@@ -454,11 +454,17 @@ impl IamService {
         self.trail.is_some()
     }
 
-    /// A search of one account's trail, newest first.
+    /// A search of one account's trail, newest first. It sees every event answered before
+    /// it (batched ones are committed first).
     pub fn audit_lookup(
         &self,
         query: &crate::audit::AuditQuery,
     ) -> IamResult<Vec<crate::audit::StoredEvent>> {
+        if let Some(trail) = &self.trail {
+            trail
+                .flush()
+                .map_err(|e| IamError::ServiceFailure(e.to_string()))?;
+        }
         self.store
             .audit_lookup(query)
             .map_err(|e| IamError::ServiceFailure(e.to_string()))
@@ -474,7 +480,7 @@ impl IamService {
     pub fn audit_sign_now(&self) -> IamResult<()> {
         match &self.trail {
             Some(trail) => trail
-                .sign_now(&*self.store)
+                .sign_now()
                 .map_err(|e| IamError::ServiceFailure(e.to_string())),
             None => Ok(()),
         }

@@ -18,6 +18,8 @@ use super::{IamService, Snapshot};
 use crate::audit::AuditEvent;
 use crate::error::{IamError, IamResult};
 use crate::state::{IamState, Touched};
+use crate::trail::Prepared;
+pub use crate::trail::{Durability, Recorded};
 
 /// The writers' mutual exclusion, as a turn that can be held across calls.
 #[derive(Default)]
@@ -154,9 +156,11 @@ impl Unit<'_> {
 
     /// Commits what the request wrote together with its audit `event` (recorded at
     /// `time_ms`) in one transaction and publishes the new state; a request that wrote
-    /// nothing has its event appended to the trail (durable on return). With auditing off,
+    /// nothing has its event appended to the trail, durable once the returned
+    /// [`Recorded`] resolves (answer the request only then), or for an allowed read within
+    /// the trail's batch window ([`crate::trail::Trail::durability_of`]). With auditing off,
     /// `event` is ignored. On an error nothing was changed and nothing recorded.
-    pub fn finish(mut self, event: Option<(AuditEvent, i64)>) -> IamResult<()> {
+    pub fn finish(mut self, event: Option<(AuditEvent, i64)>) -> IamResult<Recorded> {
         let service = self.service;
         let staged = if self.owner {
             self.owner = false;
@@ -164,11 +168,12 @@ impl Unit<'_> {
         } else {
             None
         };
-        let event = event.filter(|_| service.trail.is_some());
-        let store = &*service.store;
-        let failure = |e: crate::store::StoreError| {
-            tracing::error!(error = %e, "store commit failed");
-            IamError::ServiceFailure("The request could not be stored; nothing was changed.".into())
+        let event = match (&service.trail, event) {
+            (Some(trail), Some((event, time_ms))) => Some((
+                Prepared::new(&event, time_ms).map_err(not_stored)?,
+                trail.durability_of(&event),
+            )),
+            _ => None,
         };
         match staged {
             Some(Staged {
@@ -179,24 +184,30 @@ impl Unit<'_> {
             }) => {
                 let changes = touched.changes(&snapshot.state, &service.master_key)?;
                 match (&service.trail, event) {
-                    (Some(trail), Some(event)) => trail
-                        .chain(store, [event], |rows| store.commit_recorded(&changes, rows))
-                        .map_err(failure)?,
-                    _ if !changes.is_empty() => store.commit(&changes).map_err(failure)?,
+                    (Some(trail), Some((event, _))) => trail
+                        .chain([event], |store, rows| store.commit_recorded(&changes, rows))
+                        .map_err(not_stored)?,
+                    _ if !changes.is_empty() => {
+                        service.store.commit(&changes).map_err(not_stored)?
+                    }
                     _ => {}
                 }
                 service.snapshot.store(snapshot);
                 drop(turn);
-                Ok(())
+                Ok(Recorded::done())
             }
-            _ => match (&service.trail, event) {
-                (Some(trail), Some((event, time_ms))) => {
-                    trail.append(store, event, time_ms).map_err(failure)
-                }
-                _ => Ok(()),
-            },
+            _ => Ok(match (&service.trail, event) {
+                (Some(trail), Some((event, durability))) => trail.append(event, durability),
+                _ => Recorded::done(),
+            }),
         }
     }
+}
+
+/// The error of a request whose change or event could not be stored (logged here, once).
+pub fn not_stored(e: crate::store::StoreError) -> IamError {
+    tracing::error!(error = %e, "store commit failed");
+    IamError::ServiceFailure("The request could not be stored; nothing was changed.".into())
 }
 
 impl Drop for Unit<'_> {

@@ -196,7 +196,7 @@ pub(super) fn prune(tx: &Transaction<'_>, before_ms: i64) -> Result<usize, Store
         "DELETE FROM audit_digests WHERE sequence <= ?1",
         params![seq],
     )?;
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(hash);
     tx.execute(
         "INSERT INTO meta (account_id, key, data) VALUES ('', ?1, ?2)
          ON CONFLICT (account_id, key) DO UPDATE SET data = excluded.data",
