@@ -108,7 +108,9 @@ pub struct Prepared {
 impl Prepared {
     /// `event`, recorded at `time_ms`.
     pub fn new(event: &AuditEvent, time_ms: i64) -> Result<Prepared, StoreError> {
-        let body = serde_json::to_vec(event)
+        // Most events are 1-2 KiB: one allocation instead of a growing buffer.
+        let mut body = Vec::with_capacity(2048);
+        serde_json::to_writer(&mut body, event)
             .map_err(|e| StoreError(format!("an audit event does not serialize: {e}")))?;
         Ok(Prepared {
             body,

@@ -17,9 +17,12 @@
 //! is a separate process (this same binary, started again with `PORTCULLIS_BENCH_LOADGEN`
 //! naming the two addresses): `CONNECTIONS` keep-alive connections, each sending requests back
 //! to back for `BENCH_SECONDS` (default 5). On a 2-core machine the two processes share the
-//! cores, so the figures are a floor for a server with a machine of its own.
+//! cores, so the figures are a floor for a server with a machine of its own. Each run also
+//! reports the server process's CPU time per request (user + system, read from `/proc` by
+//! the load generator), which what else the machine runs disturbs far less than requests/s.
 //!
-//! Run: `cargo bench -p portcullis-server --bench http`
+//! Run: `cargo bench -p portcullis-server --bench http`; `PORTCULLIS_BENCH_AUDIT=off`
+//! measures the same server without its audit trail (issue 10 compares the two).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -111,6 +114,26 @@ async fn send(client: &HttpClient, request: hyper::Request<Full<Bytes>>) -> (u16
 }
 
 /// Runs `make_request` on every connection for `seconds`; returns requests per second.
+/// The server's CPU time so far (user + system), in seconds: the load generator's parent
+/// is the server process. `None` off Linux.
+fn server_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string(format!(
+        "/proc/{}/stat",
+        std::os::unix::process::parent_id()
+    ))
+    .ok()?;
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; Linux
+    // counts them in USER_HZ, 100 per second on every architecture it supports.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// Server CPU per unit of work, in microseconds, over a measured run (`NaN` when unknown):
+/// robust to what else the machine runs, unlike requests per second.
+static CPU_PER_UNIT: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+
 async fn load<F, Fut>(seconds: f64, work: F) -> (f64, u64)
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
@@ -120,6 +143,7 @@ where
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let start = Instant::now();
+    let cpu_before = server_cpu_seconds();
     let mut tasks = Vec::new();
     for c in 0..CONNECTIONS {
         let work = work.clone();
@@ -136,7 +160,23 @@ where
         t.await.expect("load task");
     }
     let total = done.load(Ordering::Relaxed);
+    let cpu = match (cpu_before, server_cpu_seconds()) {
+        (Some(before), Some(after)) if total > 0 => (after - before) * 1e6 / total as f64,
+        _ => f64::NAN,
+    };
+    if let Ok(mut all) = CPU_PER_UNIT.lock() {
+        all.push(cpu);
+    }
     (total as f64 / start.elapsed().as_secs_f64(), total)
+}
+
+/// The server CPU per unit of the `i`-th measured run.
+fn cpu_of(i: usize) -> f64 {
+    CPU_PER_UNIT
+        .lock()
+        .ok()
+        .and_then(|all| all.get(i).copied())
+        .unwrap_or(f64::NAN)
 }
 
 /// The floor's fixed answer: an XML body of GetUser's size.
@@ -510,38 +550,46 @@ async fn loadgen(seconds: f64, addr: SocketAddr, bare_addr: SocketAddr) {
     };
     let (bare_rps, bare_n) = load(seconds, bare).await;
 
+    // The measured runs, in order (the population is not one: it uses its own loop).
+    let rows = [
+        ("GetUser, authorized (portcullis)", get_rps, get_n),
+        (
+            "GetUser, temporary credentials (portcullis)",
+            session_rps,
+            session_n,
+        ),
+        (
+            "POST /v1/authorize, 1 pair (portcullis)",
+            authorize_rps,
+            authorize_n,
+        ),
+        (
+            "AssumeRole, freshly signed (portcullis)",
+            assume_rps,
+            assume_n,
+        ),
+        ("CreateUser+DeleteUser pairs (portcullis)", cd_rps, cd_n),
+        ("GetUser floor (bare axum, fixed body)", bare_rps, bare_n),
+    ];
     println!(
-        "\n{:<44} {:>12} {:>10}",
-        "workload (10,000 users, 16 connections)", "requests/s", "requests"
+        "\n{:<44} {:>12} {:>10} {:>14}",
+        "workload (10,000 users, 16 connections)", "requests/s", "requests", "server CPU µs"
     );
-    println!(
-        "{:<44} {:>12.0} {:>10}",
-        "GetUser, authorized (portcullis)", get_rps, get_n
-    );
-    println!(
-        "{:<44} {:>12.0} {:>10}",
-        "GetUser, temporary credentials (portcullis)", session_rps, session_n
-    );
-    println!(
-        "{:<44} {:>12.0} {:>10}   p50 {:.2} ms, p99 {:.2} ms",
-        "POST /v1/authorize, 1 pair (portcullis)",
-        authorize_rps,
-        authorize_n,
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3
-    );
-    println!(
-        "{:<44} {:>12.0} {:>10}",
-        "AssumeRole, freshly signed (portcullis)", assume_rps, assume_n
-    );
-    println!(
-        "{:<44} {:>12.0} {:>10}",
-        "CreateUser+DeleteUser pairs (portcullis)", cd_rps, cd_n
-    );
-    println!(
-        "{:<44} {:>12.0} {:>10}",
-        "GetUser floor (bare axum, fixed body)", bare_rps, bare_n
-    );
+    for (i, (name, rps, n)) in rows.iter().enumerate() {
+        let latency = if i == 2 {
+            format!(
+                "   p50 {:.2} ms, p99 {:.2} ms",
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "{name:<44} {rps:>12.0} {n:>10} {:>14.1}{latency}",
+            cpu_of(i)
+        );
+    }
     println!(
         "\nportcullis GetUser runs at {:.0}% of the bare-axum floor",
         100.0 * get_rps / bare_rps
