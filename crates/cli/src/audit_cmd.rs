@@ -1,6 +1,9 @@
 //! `portcullis audit verify`: checks a data directory's audit trail offline (every link of
 //! the hash chain, every signed digest) and names the first event that was modified, deleted,
 //! inserted or reordered. Exit status 0 only when the trail is intact.
+//!
+//! `portcullis audit export`: writes the trail as gzipped CloudTrail log files, in
+//! CloudTrail's key layout, for the tools that read a CloudTrail bucket.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +18,39 @@ pub enum AuditCommand {
     /// Verify the audit trail of a data directory: exit 0 when intact, 1 when it is not
     /// (naming the event), 2 when it cannot be read.
     Verify(VerifyArgs),
+    /// Write the trail as gzipped CloudTrail log files under OUT
+    /// (`AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/...json.gz`, one file per account,
+    /// region and five minutes). Exporting again replaces the same files.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The data directory `portcullis serve` uses.
+    #[arg(long, default_value = "./portcullis-data")]
+    data_dir: PathBuf,
+    /// The first event time to export (RFC 3339, e.g. 2026-12-01T00:00:00Z, or a date,
+    /// 2026-12-01); default: the trail's beginning.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    since: Option<i64>,
+    /// Export the events before this time (same forms); default: up to the last event.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    until: Option<i64>,
+    /// The directory to write under (made if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// An RFC 3339 time or a date (midnight UTC), as unix seconds.
+fn parse_time(s: &str) -> Result<i64, String> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &date_format)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .map_err(|_| format!("{s:?} is neither an RFC 3339 time nor a YYYY-MM-DD date"))
 }
 
 #[derive(Args)]
@@ -30,15 +66,50 @@ pub struct VerifyArgs {
 pub fn run(command: AuditCommand) -> ExitCode {
     match command {
         AuditCommand::Verify(args) => verify(args),
+        AuditCommand::Export(args) => export(args),
+    }
+}
+
+/// The store of a data directory (exit status 2, said, when there is none or it won't open).
+fn open_store(data_dir: &std::path::Path) -> Result<SqliteStore, ExitCode> {
+    let db = data_dir.join("portcullis.db");
+    if !db.is_file() {
+        eprintln!("portcullis: no store at {}", db.display());
+        return Err(ExitCode::from(2));
+    }
+    SqliteStore::open(&db).map_err(|e| {
+        eprintln!("portcullis: {}: {e}", db.display());
+        ExitCode::from(2)
+    })
+}
+
+fn export(args: ExportArgs) -> ExitCode {
+    let store = match open_store(&args.data_dir) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match trail::export(&store, args.since, args.until, &args.out) {
+        Ok(report) => {
+            println!(
+                "exported {} events in {} CloudTrail log files under {}",
+                report.events,
+                report.files,
+                args.out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("portcullis: export stopped: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
 fn verify(args: VerifyArgs) -> ExitCode {
-    let db = args.data_dir.join("portcullis.db");
-    if !db.is_file() {
-        eprintln!("portcullis: no store at {}", db.display());
-        return ExitCode::from(2);
-    }
+    let store = match open_store(&args.data_dir) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let key_path = args
         .master_key_file
         .or_else(|| std::env::var_os("PORTCULLIS_MASTER_KEY_FILE").map(PathBuf::from))
@@ -51,13 +122,6 @@ fn verify(args: VerifyArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => {
             eprintln!("portcullis: master key {}: {e}", key_path.display());
-            return ExitCode::from(2);
-        }
-    };
-    let store = match SqliteStore::open(&db) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("portcullis: {}: {e}", db.display());
             return ExitCode::from(2);
         }
     };

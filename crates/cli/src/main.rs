@@ -1,6 +1,7 @@
 //! `portcullis`: the one binary: `serve` runs the service; `agent` serves an instance
 //! profile's credentials to a host's workloads; `policy validate | simulate | bench` are the
-//! offline policy tools; `audit verify` checks a data directory's audit trail.
+//! offline policy tools; `audit verify` checks a data directory's audit trail and
+//! `audit export` writes it as CloudTrail log files.
 
 mod agent_cmd;
 mod audit_cmd;
@@ -29,7 +30,8 @@ enum Command {
     /// Work with policy documents offline: validate, simulate decisions, benchmark the engine.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
-    /// Work with the audit trail offline: verify that no event was altered.
+    /// Work with the audit trail offline: verify that no event was altered, export it as
+    /// CloudTrail log files.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
 }

@@ -621,6 +621,84 @@ pub fn verify(store: &dyn Store, public_key: &[u8]) -> Result<TrailReport, Trail
     })
 }
 
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportReport {
+    pub files: usize,
+    pub events: usize,
+}
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportFailure {
+    #[error("the trail could not be read: {0}")]
+    Store(String),
+    #[error(transparent)]
+    Event(#[from] crate::audit::export::ExportError),
+    #[error("{path}: {error}")]
+    Write {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// Writes the events of `store`'s trail whose time is in `[since, until)` (unix seconds) under
+/// `out` as gzipped CloudTrail log files ([`crate::audit::export`]); files of the same name
+/// are replaced, so exporting again is safe.
+pub fn export(
+    store: &dyn Store,
+    since: Option<i64>,
+    until: Option<i64>,
+    out: &std::path::Path,
+) -> Result<ExportReport, ExportFailure> {
+    use crate::audit::export::{Exporter, LogFile};
+    use std::io::Write;
+
+    let mut report = ExportReport {
+        files: 0,
+        events: 0,
+    };
+    let mut write = |file: LogFile| -> Result<(), ExportFailure> {
+        let path = out.join(&file.key);
+        let failed = |error| ExportFailure::Write {
+            path: path.clone(),
+            error,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(failed)?;
+        }
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).map_err(failed)?,
+            flate2::Compression::default(),
+        );
+        gz.write_all(&file.json).map_err(failed)?;
+        gz.finish().and_then(|f| f.sync_all()).map_err(failed)?;
+        report.files += 1;
+        report.events += file.events;
+        Ok(())
+    };
+    let read = |e: StoreError| ExportFailure::Store(e.0);
+    let mut exporter = Exporter::new(since, until);
+    let (mut next, _) = store.audit_start().map_err(read)?;
+    const PAGE: usize = 2000;
+    loop {
+        let links = store.audit_links(next, PAGE).map_err(read)?;
+        for link in &links {
+            for file in exporter.add(link)? {
+                write(file)?;
+            }
+            next = link.sequence + 1;
+        }
+        if links.len() < PAGE {
+            break;
+        }
+    }
+    for file in exporter.finish() {
+        write(file)?;
+    }
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! transaction of the change they record); the server builds them at its one audit point.
 
 pub mod chain;
+pub mod export;
 pub mod index;
 pub mod record;
 pub mod redact;
