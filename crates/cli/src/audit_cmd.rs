@@ -22,6 +22,20 @@ pub enum AuditCommand {
     /// (`AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/...json.gz`, one file per account,
     /// region and five minutes). Exporting again replaces the same files.
     Export(ExportArgs),
+    /// Follow the trail as it grows: print each new event as one line of CloudTrail JSON
+    /// (until interrupted). Runs beside `portcullis serve` on the same data directory.
+    Tail(TailArgs),
+}
+
+#[derive(Args)]
+pub struct TailArgs {
+    /// The data directory `portcullis serve` uses.
+    #[arg(long, default_value = "./portcullis-data")]
+    data_dir: PathBuf,
+    /// Start with the events from this time on (RFC 3339 or YYYY-MM-DD); default: only the
+    /// events recorded from now on.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    since: Option<i64>,
 }
 
 #[derive(Args)]
@@ -67,6 +81,49 @@ pub fn run(command: AuditCommand) -> ExitCode {
     match command {
         AuditCommand::Verify(args) => verify(args),
         AuditCommand::Export(args) => export(args),
+        AuditCommand::Tail(args) => tail(args),
+    }
+}
+
+/// How often `tail` looks for new events.
+const TAIL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn tail(args: TailArgs) -> ExitCode {
+    use std::io::Write;
+    let store = match open_store(&args.data_dir) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut tail = match trail::Tail::new(&store, args.since) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("portcullis: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    loop {
+        match tail.poll() {
+            Ok(events) => {
+                for event in events {
+                    let written = out
+                        .write_all(&event.body)
+                        .and_then(|()| out.write_all(b"\n"));
+                    // A closed pipe (`| head`) ends the tail.
+                    if written.is_err() {
+                        return ExitCode::SUCCESS;
+                    }
+                }
+                if out.flush().is_err() {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            Err(e) => {
+                eprintln!("portcullis: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        std::thread::sleep(TAIL_INTERVAL);
     }
 }
 

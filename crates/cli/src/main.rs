@@ -1,7 +1,7 @@
 //! `portcullis`: the one binary: `serve` runs the service; `agent` serves an instance
 //! profile's credentials to a host's workloads; `policy validate | simulate | bench` are the
-//! offline policy tools; `audit verify` checks a data directory's audit trail and
-//! `audit export` writes it as CloudTrail log files.
+//! offline policy tools; `audit verify` checks a data directory's audit trail, `audit
+//! export` writes it as CloudTrail log files and `audit tail` follows it.
 
 mod agent_cmd;
 mod audit_cmd;
@@ -30,8 +30,8 @@ enum Command {
     /// Work with policy documents offline: validate, simulate decisions, benchmark the engine.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
-    /// Work with the audit trail offline: verify that no event was altered, export it as
-    /// CloudTrail log files.
+    /// Work with the audit trail: verify that no event was altered, export it as CloudTrail
+    /// log files, follow it live.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
 }

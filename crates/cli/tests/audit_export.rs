@@ -129,3 +129,68 @@ async fn the_trail_exports_as_cloudtrail_log_files_without_a_secret() {
     let (code, bad) = export(server.dir.path(), later.path(), &["--since", "yesterday"]);
     assert_eq!(code, 2, "{bad}");
 }
+
+/// `portcullis audit tail` beside a running server prints each new event as one JSON line,
+/// the batched reads included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_follows_the_live_trail() {
+    use std::io::BufRead;
+    let server = TestServer::start().await;
+    server
+        .root()
+        .create_user()
+        .user_name("before")
+        .send()
+        .await
+        .expect("create");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["audit", "tail", "--since", "2000-01-01", "--data-dir"])
+        .arg(server.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("tail runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let root = server.root();
+    root.create_user()
+        .user_name("tailed")
+        .send()
+        .await
+        .expect("create");
+    root.get_user()
+        .user_name("tailed")
+        .send()
+        .await
+        .expect("get");
+    let mut names = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !names.contains(&"GetUser tailed".to_owned()) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = seen.recv_timeout(left) else {
+            break;
+        };
+        let event: serde_json::Value = serde_json::from_str(&line).expect("one JSON per line");
+        names.push(format!(
+            "{} {}",
+            event["eventName"].as_str().unwrap_or_default(),
+            event["requestParameters"]["userName"]
+                .as_str()
+                .unwrap_or_default()
+        ));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        names,
+        ["CreateUser before", "CreateUser tailed", "GetUser tailed"],
+        "the tail, in order"
+    );
+}

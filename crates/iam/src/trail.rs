@@ -699,6 +699,53 @@ pub fn export(
     Ok(report)
 }
 
+/// Follows a trail as it grows (`portcullis audit tail`): each [`Tail::poll`] returns the
+/// events stored since the last one, in order. Another process may be writing the store
+/// (SQLite's WAL lets it be read meanwhile).
+pub struct Tail<'a> {
+    store: &'a dyn Store,
+    next: u64,
+    since: Option<i64>,
+}
+
+impl<'a> Tail<'a> {
+    /// From the events stored after now, or with `since` (unix seconds) from the first
+    /// event at or after that time.
+    pub fn new(store: &'a dyn Store, since: Option<i64>) -> Result<Tail<'a>, StoreError> {
+        let (start, _) = store.audit_start()?;
+        let next = match since {
+            Some(_) => start,
+            None => store.audit_head()?.map_or(start, |(last, _)| last + 1),
+        };
+        Ok(Tail { store, next, since })
+    }
+
+    /// The events stored since the last poll.
+    pub fn poll(&mut self) -> Result<Vec<ChainLink>, ExportFailure> {
+        const PAGE: usize = 2000;
+        let mut found = Vec::new();
+        loop {
+            let links = self
+                .store
+                .audit_links(self.next, PAGE)
+                .map_err(|e| ExportFailure::Store(e.0))?;
+            let full = links.len() == PAGE;
+            for link in links {
+                self.next = link.sequence + 1;
+                if let Some(since) = self.since
+                    && crate::audit::export::event_time(&link)? < since
+                {
+                    continue;
+                }
+                found.push(link);
+            }
+            if !full {
+                return Ok(found);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

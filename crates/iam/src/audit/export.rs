@@ -73,10 +73,7 @@ impl Exporter {
             sequence: link.sequence,
             reason,
         };
-        let head: Head = serde_json::from_slice(&link.body).map_err(|e| bad(e.to_string()))?;
-        let time = OffsetDateTime::parse(&head.event_time, &Rfc3339)
-            .map_err(|e| bad(format!("eventTime {:?}: {e}", head.event_time)))?
-            .unix_timestamp();
+        let (head, time) = head(&link.body).map_err(bad)?;
         if self.since.is_some_and(|s| time < s) || self.until.is_some_and(|u| time >= u) {
             return Ok(Vec::new());
         }
@@ -107,6 +104,25 @@ impl Exporter {
             .map(|(g, (first, bodies))| file(&g, first, &bodies))
             .collect()
     }
+}
+
+/// An event's filing fields and its time (unix seconds).
+fn head(body: &[u8]) -> Result<(Head, i64), String> {
+    let head: Head = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let time = OffsetDateTime::parse(&head.event_time, &Rfc3339)
+        .map_err(|e| format!("eventTime {:?}: {e}", head.event_time))?
+        .unix_timestamp();
+    Ok((head, time))
+}
+
+/// The time of a stored event (unix seconds).
+pub fn event_time(link: &ChainLink) -> Result<i64, ExportError> {
+    head(&link.body)
+        .map(|(_, t)| t)
+        .map_err(|reason| ExportError {
+            sequence: link.sequence,
+            reason,
+        })
 }
 
 fn file((account, region, window): &Group, first: u64, bodies: &[Vec<u8>]) -> LogFile {
