@@ -58,6 +58,12 @@ pub enum IamError {
     /// Too many requests of one kind (AWS's `Throttling`, "Rate exceeded").
     #[error("{0}")]
     Throttling(String),
+    /// GetCredentialReport before any GenerateCredentialReport.
+    #[error("{0}")]
+    ReportNotPresent(String),
+    /// GetCredentialReport of a report older than its four hours.
+    #[error("{0}")]
+    ReportExpired(String),
 }
 
 impl IamError {
@@ -89,6 +95,8 @@ impl IamError {
             IamError::KeyPairMismatch(_) => "KeyPairMismatch",
             IamError::InvalidAuthenticationCode(_) => "InvalidAuthenticationCode",
             IamError::Throttling(_) => "Throttling",
+            IamError::ReportNotPresent(_) => "ReportNotPresent",
+            IamError::ReportExpired(_) => "ReportExpired",
         }
     }
 
@@ -103,6 +111,7 @@ impl IamError {
             | IamError::DuplicateCertificate(_) => 409,
             IamError::AccessDenied(_) | IamError::InvalidAuthenticationCode(_) => 403,
             IamError::ServiceFailure(_) => 500,
+            IamError::ReportNotPresent(_) | IamError::ReportExpired(_) => 410,
             _ => 400,
         }
     }

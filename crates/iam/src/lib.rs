@@ -7,6 +7,7 @@ pub mod attempts;
 pub mod audit;
 pub mod authz_message;
 pub mod aws_managed;
+pub mod credential_report;
 pub mod digest;
 pub mod error;
 pub mod ids;

@@ -324,6 +324,8 @@ fn rows(ids: &Ids) -> Vec<Row> {
             Untagged,
         ),
         iam("GetAccountSummary", vec![], Untagged),
+        iam("GenerateCredentialReport", vec![], Untagged),
+        iam("GetCredentialReport", vec![], Untagged),
         // SSH keys and signing certificates: their user is the target.
         iam(
             "UploadSSHPublicKey",

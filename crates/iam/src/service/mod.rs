@@ -246,6 +246,9 @@ pub struct IamService {
     role_uses: Mutex<HashMap<(String, String), RoleLastUsed>>,
     /// Failed MFA codes and password verifications (in memory, per process).
     attempts: Attempts,
+    /// Each account's latest credential report (in memory: a report lives four hours, and
+    /// after a restart GetCredentialReport says ReportNotPresent until one is generated).
+    credential_reports: Mutex<HashMap<String, crate::credential_report::CredentialReport>>,
 }
 
 /// Root credentials made or adopted at first start.
@@ -314,6 +317,7 @@ impl IamService {
             key_uses: Mutex::new(HashMap::new()),
             role_uses: Mutex::new(HashMap::new()),
             attempts,
+            credential_reports: Mutex::new(HashMap::new()),
         })
     }
 
@@ -439,6 +443,65 @@ impl IamService {
     /// is not a message this service sealed for that account, or was altered.
     pub fn open_authorization_message(&self, account_id: &str, encoded: &str) -> Option<String> {
         crate::authz_message::open(&self.master_key, account_id, encoded)
+    }
+
+    /// GenerateCredentialReport: makes `account`'s report from the current snapshot unless
+    /// one younger than four hours exists. Returns whether it made one.
+    pub fn generate_credential_report(&self, account: &str, now: i64) -> IamResult<bool> {
+        use crate::credential_report::{CredentialReport, LIFETIME_SECONDS, generate};
+        let mut reports = self
+            .credential_reports
+            .lock()
+            .map_err(|_| IamError::ServiceFailure("credential reports lock poisoned".into()))?;
+        if reports
+            .get(account)
+            .is_some_and(|r| now - r.generated_unix < LIFETIME_SECONDS)
+        {
+            return Ok(false);
+        }
+        let csv = generate(&self.snapshot().state, account, &|key| {
+            self.key_uses.lock().ok().and_then(|u| u.get(key).cloned())
+        })?;
+        let generated = time::OffsetDateTime::from_unix_timestamp(now)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(crate::model::now_timestamp);
+        reports.insert(
+            account.to_owned(),
+            CredentialReport {
+                generated,
+                generated_unix: now,
+                csv,
+            },
+        );
+        Ok(true)
+    }
+
+    /// GetCredentialReport: `account`'s report, if one was generated in the last four hours.
+    pub fn credential_report(
+        &self,
+        account: &str,
+        now: i64,
+    ) -> IamResult<crate::credential_report::CredentialReport> {
+        use crate::credential_report::LIFETIME_SECONDS;
+        let reports = self
+            .credential_reports
+            .lock()
+            .map_err(|_| IamError::ServiceFailure("credential reports lock poisoned".into()))?;
+        match reports.get(account) {
+            None => Err(IamError::ReportNotPresent(
+                "Credential report not present. Use GenerateCredentialReport to generate one."
+                    .into(),
+            )),
+            Some(r) if now - r.generated_unix >= LIFETIME_SECONDS => Err(IamError::ReportExpired(
+                "Credential report expired. Use GenerateCredentialReport to generate a new one."
+                    .into(),
+            )),
+            Some(r) => Ok(r.clone()),
+        }
     }
 
     /// Turns auditing on: every request's [`Unit`] records its event in the store's trail.

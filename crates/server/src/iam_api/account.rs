@@ -1,5 +1,6 @@
-//! Account-wide actions: the password policy, the alias, the summary. They act on the
-//! caller's account and are authorized on resource `*`, as AWS's have no resource type.
+//! Account-wide actions: the password policy, the alias, the summary, the credential
+//! report. They act on the caller's account and are authorized on resource `*`, as AWS's have
+//! no resource type.
 
 use portcullis_iam::model::PasswordPolicy;
 use portcullis_iam::ops::account;
@@ -119,5 +120,33 @@ pub fn get_account_summary(call: &Call<'_>) -> Result<Xml, ApiError> {
             });
         }
     });
+    Ok(x)
+}
+
+/// GenerateCredentialReport: the report is made at once from the current state (so the
+/// answer is `COMPLETE`), unless one younger than four hours exists, as AWS keeps it.
+pub fn generate_credential_report(call: &Call<'_>) -> Result<Xml, ApiError> {
+    call.authorize("iam:GenerateCredentialReport", "*", CallKeys::default())?;
+    call.service
+        .generate_credential_report(call.account(), call.env.now)?;
+    let mut x = Xml::new();
+    x.text("State", "COMPLETE");
+    Ok(x)
+}
+
+/// GetCredentialReport: AWS's CSV, base64-encoded, with when it was generated.
+pub fn get_credential_report(call: &Call<'_>) -> Result<Xml, ApiError> {
+    use base64::Engine;
+    call.authorize("iam:GetCredentialReport", "*", CallKeys::default())?;
+    let report = call
+        .service
+        .credential_report(call.account(), call.env.now)?;
+    let mut x = Xml::new();
+    x.text(
+        "Content",
+        &base64::engine::general_purpose::STANDARD.encode(report.csv.as_bytes()),
+    )
+    .text("ReportFormat", "text/csv")
+    .text("GeneratedTime", &report.generated);
     Ok(x)
 }

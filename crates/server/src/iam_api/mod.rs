@@ -207,6 +207,11 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("ListAccountAliases", account::list_account_aliases),
     ("DeleteAccountAlias", account::delete_account_alias),
     ("GetAccountSummary", account::get_account_summary),
+    (
+        "GenerateCredentialReport",
+        account::generate_credential_report,
+    ),
+    ("GetCredentialReport", account::get_credential_report),
     ("UploadSSHPublicKey", ssh_keys::upload_ssh_public_key),
     ("GetSSHPublicKey", ssh_keys::get_ssh_public_key),
     ("ListSSHPublicKeys", ssh_keys::list_ssh_public_keys),
