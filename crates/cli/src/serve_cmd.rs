@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// and failures are always durable before their answer).
     #[arg(long)]
     audit_durable_reads: bool,
+    /// Serve Prometheus metrics (`GET /metrics`, OpenMetrics text) on this address, apart
+    /// from the API: requests by action and outcome, decisions, latency, failed
+    /// authentications, the audit backlog. Not served by default.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Record nothing: no audit trail, no LookupEvents (for throwaway test servers).
     #[arg(long, conflicts_with_all = ["audit_retention", "audit_durable_reads"])]
     no_audit: bool,
@@ -110,6 +115,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         },
         trusted_proxies: args.trusted_proxies,
         routes,
+        metrics_listen: args.metrics_listen,
         audit: (!args.no_audit).then(|| portcullis_server::AuditSettings {
             retention_days: args.audit_retention,
             trail: portcullis_server::iam::trail::TrailConfig {
@@ -134,6 +140,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         );
     }
     tracing::info!(address = %server.local_addr, account = %server.account_id, tls = server.tls, "portcullis is serving");
+    if let Some(addr) = server.metrics_addr {
+        tracing::info!(address = %addr, "metrics are served at /metrics");
+    }
     let shutdown = server.take_shutdown();
     wait_for_signal().await;
     tracing::info!("shutting down");

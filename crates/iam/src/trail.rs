@@ -366,6 +366,16 @@ impl Trail {
         receiver
     }
 
+    /// How many events wait for the writer.
+    pub fn backlog(&self) -> usize {
+        self.inbox.state.lock().map_or(0, |p| {
+            p.queued
+                .iter()
+                .filter(|q| matches!(q, Queued::Event(..)))
+                .count()
+        })
+    }
+
     /// Commits every event appended so far, and returns when they are durable.
     pub fn flush(&self) -> Result<(), StoreError> {
         let (done, flushed) = mpsc::sync_channel(1);

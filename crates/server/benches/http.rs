@@ -227,6 +227,7 @@ async fn serve() {
         // PORTCULLIS_BENCH_AUDIT=off measures the same server without its audit trail.
         audit: (std::env::var("PORTCULLIS_BENCH_AUDIT").as_deref() != Ok("off"))
             .then(portcullis_server::AuditSettings::default),
+        metrics_listen: None,
     })
     .await
     .expect("server starts");

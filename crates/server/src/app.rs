@@ -64,6 +64,8 @@ pub struct AppState {
     /// The account the server was started for: an anonymous request's account when its
     /// resource names none.
     pub default_account: String,
+    /// What `/metrics` reports ([`crate::metrics`]).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -100,6 +102,25 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// The metrics listener's routes (`--metrics-listen`): `GET /metrics` only.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.metrics.render(state.service.audit_backlog() as u64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 pub(crate) fn xml_response(status: u16, body: String, request_id: &str) -> Response {
@@ -355,7 +376,7 @@ async fn serve(
             Endpoint::ForwardAuth => crate::forward_auth::handle(&state, &incoming, &rid, facts),
         };
         audit
-            .finish(&state.service, &rid, status, &body)
+            .finish(&state.service, &state.metrics, &rid, status, &body)
             .map(|recorded| (status, body, recorded))
     })
     .await;

@@ -178,6 +178,7 @@ impl Facts {
 pub(crate) struct Audit<'a> {
     unit: Unit<'a>,
     pub facts: Facts,
+    began: std::time::Instant,
 }
 
 impl<'a> Audit<'a> {
@@ -186,6 +187,7 @@ impl<'a> Audit<'a> {
         Audit {
             unit: service.begin(),
             facts: Facts::default(),
+            began: std::time::Instant::now(),
         }
     }
 
@@ -196,6 +198,7 @@ impl<'a> Audit<'a> {
     pub fn finish(
         mut self,
         service: &IamService,
+        metrics: &crate::metrics::Metrics,
         request_id: &str,
         status: u16,
         body: &str,
@@ -204,6 +207,14 @@ impl<'a> Audit<'a> {
             self.facts.error = error_of(body);
         }
         let decisions = DECISIONS.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        metrics.observe(&crate::metrics::Observed {
+            source: &self.facts.event_source,
+            action: &self.facts.event_name,
+            error_code: self.facts.error.as_ref().map(|(code, _)| code.as_str()),
+            unauthenticated: self.facts.caller.is_none(),
+            decisions: &decisions,
+            seconds: self.began.elapsed().as_secs_f64(),
+        });
         let event = service
             .audited()
             .then(|| event(self.facts, decisions, service, request_id));

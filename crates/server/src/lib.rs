@@ -18,6 +18,7 @@ mod forward_auth;
 pub mod fuzzing;
 mod iam_api;
 mod instance_credentials;
+mod metrics;
 mod query;
 mod resource_policies;
 pub mod routes;
@@ -92,6 +93,9 @@ pub struct ServerConfig {
     pub routes: Option<routes::Routes>,
     /// The audit trail (`None`: no request is recorded).
     pub audit: Option<AuditSettings>,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address, apart from the API
+    /// (`None`: not served).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// How the audit trail is kept.
@@ -167,6 +171,8 @@ pub struct RunningServer {
     pub root_credentials_file: PathBuf,
     /// Serving HTTPS.
     pub tls: bool,
+    /// Where `/metrics` is served, if it is.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     state: Arc<app::AppState>,
@@ -314,7 +320,30 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         resource_policies: Default::default(),
         routes: config.routes.clone(),
         default_account: account_id.clone(),
+        metrics: metrics::Metrics::default(),
     });
+    let (metrics_addr, metrics_task) = match config.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| StartError::Listen {
+                    addr,
+                    message: e.to_string(),
+                })?;
+            let bound = listener.local_addr().map_err(|e| StartError::Listen {
+                addr,
+                message: e.to_string(),
+            })?;
+            let router = app::metrics_router(state.clone());
+            let task = tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
     let router = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     let audit = config.audit;
@@ -369,6 +398,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             tracing::error!(error = %e, "server stopped with an error");
         }
         flusher.abort();
+        if let Some(metrics) = metrics_task {
+            metrics.abort();
+        }
         flush_key_uses(&state).await;
         sign_audit(&state).await;
     });
@@ -378,6 +410,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         new_root_credentials,
         root_credentials_file: config.data_dir.join("root-credentials"),
         tls: config.tls.is_some(),
+        metrics_addr,
         shutdown: Some(tx),
         task,
         state,

@@ -512,6 +512,11 @@ impl IamService {
         Ok(())
     }
 
+    /// How many audit events wait for the trail's writer (0 without auditing).
+    pub fn audit_backlog(&self) -> usize {
+        self.trail.as_ref().map_or(0, Trail::backlog)
+    }
+
     /// Whether requests are audited.
     pub fn audited(&self) -> bool {
         self.trail.is_some()

@@ -187,6 +187,7 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
         trusted_proxies: Vec::new(),
         routes: None,
         audit: Some(portcullis_server::AuditSettings::default()),
+        metrics_listen: None,
         regions: Vec::new(),
     }
 }
