@@ -135,7 +135,7 @@ async fn verify_names_every_kind_of_tampering_and_passes_an_intact_or_pruned_tra
     let t = copy(dir);
     db(t.path())
         .execute(
-            "UPDATE audit_events SET body = replace(body, '\"u3\"', '\"u9\"') WHERE body LIKE '%\"u3\"%' AND sequence = 5",
+            "UPDATE audit_events SET body = replace(body, '\"userName\":\"u', '\"userName\":\"x') WHERE sequence = 5",
             [],
         )
         .expect("modify");

@@ -211,7 +211,7 @@ async fn api(
         .headers()
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with(crate::cloudtrail_api::TARGET_PREFIX));
+        .is_some_and(|t| crate::cloudtrail_api::operation(t).is_some());
     let endpoint = if cloudtrail {
         Endpoint::CloudTrail
     } else {

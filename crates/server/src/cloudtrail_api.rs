@@ -18,8 +18,20 @@ use crate::auth::{ExpectedScope, authenticate};
 use crate::authz::{self, CallKeys, Question, RequestEnv};
 use crate::error::ApiError;
 
-/// The `X-Amz-Target` prefix of CloudTrail's operations.
-pub const TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
+/// The `X-Amz-Target` prefixes of CloudTrail's operations: botocore (the AWS CLI, boto3)
+/// sends the model's full target prefix, the Smithy SDKs (Rust, Java v2, ...) the service
+/// shape's name; CloudTrail accepts both.
+const TARGET_PREFIXES: [&str; 2] = [
+    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.",
+    "CloudTrail_20131101.",
+];
+
+/// The operation an `X-Amz-Target` names, if it is one of CloudTrail's.
+pub fn operation(target: &str) -> Option<&str> {
+    TARGET_PREFIXES
+        .iter()
+        .find_map(|prefix| target.strip_prefix(prefix))
+}
 const SIGNING_NAME: &str = "cloudtrail";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const MAX_RESULTS: usize = 50;
@@ -107,7 +119,7 @@ fn serve(state: &AppState, incoming: &Incoming, facts: &mut Facts) -> Result<Str
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
+    let operation = operation(target).unwrap_or(target);
     facts.event_name = crate::app::log_field(operation, crate::app::MAX_LOG_FIELD).into_owned();
     facts.request_parameters = serde_json::from_slice::<Value>(&incoming.body)
         .ok()

@@ -1,7 +1,8 @@
 //! The audit trail (issue 10), end to end: every call that reaches Portcullis is recorded in
 //! CloudTrail's format (allowed, denied, failed authentication), secrets never reach the
 //! store, a change whose record cannot be stored is not made, and the trail is read back with
-//! CloudTrail's LookupEvents (raw, then the AWS CLI and boto3).
+//! CloudTrail's LookupEvents (with the Rust SDK, raw for the refusals, then the AWS CLI and
+//! boto3).
 
 mod common;
 
@@ -26,24 +27,42 @@ async fn lookup(server: &TestServer, signer: RawSigner, input: Value) -> (u16, V
     (answer.status, body)
 }
 
-/// Every event of the account with `key` = `value`, newest first, as stored.
+/// Every event of the account with `key` = `value`, newest first, as stored: read with the
+/// Rust SDK's CloudTrail client, every page of its paginator.
 async fn events(server: &TestServer, key: &str, value: &str) -> Vec<Value> {
-    let (status, body) = lookup(
-        server,
-        RawSigner::root(),
-        json!({"LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}]}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["Events"]
-        .as_array()
-        .expect("Events")
-        .iter()
-        .map(|e| {
-            serde_json::from_str(e["CloudTrailEvent"].as_str().expect("CloudTrailEvent"))
-                .expect("the event is JSON")
-        })
-        .collect()
+    use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+    let config = aws_sdk_cloudtrail::Config::builder()
+        .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
+        .endpoint_url(server.endpoint())
+        .region(aws_sdk_cloudtrail::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
+            ROOT_KEY,
+            ROOT_SECRET,
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    let client = aws_sdk_cloudtrail::Client::from_conf(config);
+    let attribute = LookupAttribute::builder()
+        .attribute_key(LookupAttributeKey::from(key))
+        .attribute_value(value)
+        .build()
+        .expect("attribute");
+    let mut pages = client
+        .lookup_events()
+        .lookup_attributes(attribute)
+        .max_results(7)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        for event in page.expect("a page").events() {
+            let json = event.cloud_trail_event().expect("CloudTrailEvent");
+            found.push(serde_json::from_str(json).expect("the event is JSON"));
+        }
+    }
+    found
 }
 
 const READ_SELF: &str = r#"{"Version":"2012-10-17","Statement":[
