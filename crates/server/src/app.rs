@@ -64,8 +64,9 @@ pub struct AppState {
     /// The account the server was started for: an anonymous request's account when its
     /// resource names none.
     pub default_account: String,
-    /// What `/metrics` reports ([`crate::metrics`]).
-    pub metrics: crate::metrics::Metrics,
+    /// What `/metrics` reports ([`crate::metrics`]); `None` when it is not served (nothing
+    /// is counted then).
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -112,7 +113,11 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let text = state.metrics.render(state.service.audit_backlog() as u64);
+    let text = state
+        .metrics
+        .as_ref()
+        .map(|m| m.render(state.service.audit_backlog() as u64))
+        .unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,
@@ -376,7 +381,7 @@ async fn serve(
             Endpoint::ForwardAuth => crate::forward_auth::handle(&state, &incoming, &rid, facts),
         };
         audit
-            .finish(&state.service, &state.metrics, &rid, status, &body)
+            .finish(&state.service, state.metrics.as_ref(), &rid, status, &body)
             .map(|recorded| (status, body, recorded))
     })
     .await;

@@ -198,7 +198,7 @@ impl<'a> Audit<'a> {
     pub fn finish(
         mut self,
         service: &IamService,
-        metrics: &crate::metrics::Metrics,
+        metrics: Option<&crate::metrics::Metrics>,
         request_id: &str,
         status: u16,
         body: &str,
@@ -207,14 +207,16 @@ impl<'a> Audit<'a> {
             self.facts.error = error_of(body);
         }
         let decisions = DECISIONS.with(|d| std::mem::take(&mut *d.borrow_mut()));
-        metrics.observe(&crate::metrics::Observed {
-            source: &self.facts.event_source,
-            action: &self.facts.event_name,
-            error_code: self.facts.error.as_ref().map(|(code, _)| code.as_str()),
-            unauthenticated: self.facts.caller.is_none(),
-            decisions: &decisions,
-            seconds: self.began.elapsed().as_secs_f64(),
-        });
+        if let Some(metrics) = metrics {
+            metrics.observe(&crate::metrics::Observed {
+                source: &self.facts.event_source,
+                action: &self.facts.event_name,
+                error_code: self.facts.error.as_ref().map(|(code, _)| code.as_str()),
+                unauthenticated: self.facts.caller.is_none(),
+                decisions: &decisions,
+                seconds: self.began.elapsed().as_secs_f64(),
+            });
+        }
         let event = service
             .audited()
             .then(|| event(self.facts, decisions, service, request_id));

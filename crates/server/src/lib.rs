@@ -320,7 +320,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         resource_policies: Default::default(),
         routes: config.routes.clone(),
         default_account: account_id.clone(),
-        metrics: metrics::Metrics::default(),
+        metrics: config.metrics_listen.map(|_| metrics::Metrics::default()),
     });
     let (metrics_addr, metrics_task) = match config.metrics_listen {
         Some(addr) => {
