@@ -364,7 +364,7 @@ async fn serve(
         let _slot = slot;
         // The one audit point: every door's request is recorded, and what it changed is
         // committed with its record (crate::audit).
-        let mut audit = Audit::begin(&state.service);
+        let mut audit = Audit::begin(&state.service, state.metrics.is_some());
         let client = state.transport.client(incoming.peer, &incoming.headers);
         audit.facts.source_ip = client.ip.to_string();
         audit.facts.user_agent = log_field(&incoming.user_agent(), 1024).into_owned();

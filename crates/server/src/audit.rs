@@ -23,7 +23,23 @@ use crate::error::ApiError;
 use crate::query::Params;
 
 thread_local! {
-    static DECISIONS: RefCell<Vec<DecisionRecord>> = const { RefCell::new(Vec::new()) };
+    /// The decisions of the request served on this thread; `None` when nothing reads them
+    /// (no trail, no metrics), so the decision path builds no record.
+    static DECISIONS: RefCell<Option<Vec<DecisionRecord>>> = const { RefCell::new(None) };
+}
+
+/// Whether the request served on this thread keeps its decisions (ask before building the
+/// arguments of [`note_decision`]).
+pub(crate) fn recording() -> bool {
+    DECISIONS.with(|d| d.borrow().is_some())
+}
+
+fn keep(record: DecisionRecord) {
+    DECISIONS.with(|d| {
+        if let Some(kept) = d.borrow_mut().as_mut() {
+            kept.push(record);
+        }
+    });
 }
 
 /// Records a decision made on this thread for the request being served (called by `authz`
@@ -54,7 +70,7 @@ pub(crate) fn note_decision(
             .collect(),
         missing_allow: decision.missing_allow().map(|m| m.to_string()),
     };
-    DECISIONS.with(|d| d.borrow_mut().push(record));
+    keep(record);
 }
 
 /// The event source of Portcullis's own APIs for other services.
@@ -94,6 +110,9 @@ fn error_of(body: &str) -> Option<(String, String)> {
 
 /// Records an action of the account's root user, which no policy decides.
 pub(crate) fn note_root(action: &str, resource: &str) {
+    if !recording() {
+        return;
+    }
     let record = DecisionRecord {
         action: action.to_owned(),
         resource: resource.to_owned(),
@@ -101,7 +120,7 @@ pub(crate) fn note_root(action: &str, resource: &str) {
         matched_statements: vec!["ALLOW the account's root user".to_owned()],
         missing_allow: None,
     };
-    DECISIONS.with(|d| d.borrow_mut().push(record));
+    keep(record);
 }
 
 /// What a door learned about its request.
@@ -182,8 +201,11 @@ pub(crate) struct Audit<'a> {
 }
 
 impl<'a> Audit<'a> {
-    pub fn begin(service: &'a IamService) -> Audit<'a> {
-        DECISIONS.with(|d| d.borrow_mut().clear());
+    /// Opens the audit of the request served on this thread; its decisions are kept when
+    /// the service is audited or `counted` (metrics are served).
+    pub fn begin(service: &'a IamService, counted: bool) -> Audit<'a> {
+        let keep = service.audited() || counted;
+        DECISIONS.with(|d| *d.borrow_mut() = keep.then(Vec::new));
         Audit {
             unit: service.begin(),
             facts: Facts::default(),
@@ -206,7 +228,9 @@ impl<'a> Audit<'a> {
         if status >= 400 && self.facts.error.is_none() {
             self.facts.error = error_of(body);
         }
-        let decisions = DECISIONS.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        let decisions = DECISIONS
+            .with(|d| d.borrow_mut().take())
+            .unwrap_or_default();
         if let Some(metrics) = metrics {
             metrics.observe(&crate::metrics::Observed {
                 source: &self.facts.event_source,

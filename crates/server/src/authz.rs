@@ -339,12 +339,14 @@ fn decide_with<R>(
     let policies = CallerPolicies::of(caller, snapshot);
     let inputs = policies.inputs(q);
     let decision = inputs.evaluate(&request);
-    crate::audit::note_decision(
-        q.action,
-        q.resource,
-        &decision,
-        &matched_items(&inputs, &decision),
-    );
+    if crate::audit::recording() {
+        crate::audit::note_decision(
+            q.action,
+            q.resource,
+            &decision,
+            &matched_items(&inputs, &decision),
+        );
+    }
     answer(Decided {
         caller,
         env,
