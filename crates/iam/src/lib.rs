@@ -3,6 +3,7 @@
 //! [`Store`](store::Store) they persist to; the session tokens of STS; and the snapshot the
 //! authorization path reads. Knows nothing of HTTP.
 
+pub mod access_advisor;
 pub mod attempts;
 pub mod audit;
 pub mod authz_message;
@@ -19,6 +20,7 @@ pub mod qr_png;
 pub mod saml_metadata;
 pub mod seal;
 pub mod service;
+pub mod service_reference;
 pub mod session;
 pub mod signing_cert;
 pub mod ssh_public_key;
@@ -31,6 +33,6 @@ pub mod x509;
 
 pub use error::{IamError, IamResult};
 pub use service::{
-    Durability, IamService, PrincipalPolicies, Recorded, RootCredentials, Snapshot, Unit,
-    not_stored,
+    AccessJob, Durability, IamService, PrincipalPolicies, Recorded, RootCredentials, Snapshot,
+    Unit, not_stored,
 };

@@ -175,6 +175,14 @@ enum ResourcePart {
     Template(Template),
 }
 
+impl ActionClause {
+    /// Whether the clause covers `action`: one of its patterns matches it (Action), or none
+    /// does (NotAction).
+    pub fn covers(&self, action: &Action) -> bool {
+        self.patterns.iter().any(|p| p.matches(action)) != self.negated
+    }
+}
+
 impl ActionPattern {
     pub(crate) fn new(text: &str) -> ActionPattern {
         let lower = text.to_lowercase();
@@ -193,7 +201,7 @@ impl ActionPattern {
     }
 
     /// Whether the pattern matches `action`.
-    pub(crate) fn matches(&self, action: &Action) -> bool {
+    pub fn matches(&self, action: &Action) -> bool {
         match &self.service {
             Some(service) => **service == *action.service() && self.name.matches(action.name()),
             None => self.full.matches(action.as_str()),

@@ -58,6 +58,17 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The unique id of the IAM user or role whose attempts this caller's are (the
+    /// access advisor's entity): a user's `AIDA…`, a role session's `AROA…`; `None` for root,
+    /// federated users and anonymous callers.
+    pub fn entity_id(&self) -> Option<&str> {
+        match self.identity {
+            Identity::User { .. } => Some(&self.user_id),
+            Identity::AssumedRole { .. } => self.user_id.split(':').next(),
+            Identity::Root | Identity::FederatedUser { .. } | Identity::Anonymous => None,
+        }
+    }
+
     /// The caller's identity policies and boundary: a user's own (and its groups'), a role
     /// session's role's, a federated user's federating user's. Root has none.
     pub fn policies(&self, snapshot: &Snapshot) -> Option<Arc<PrincipalPolicies>> {

@@ -256,7 +256,7 @@ pub fn authorize(
     env: &RequestEnv,
     q: &Question<'_>,
 ) -> Result<(), ApiError> {
-    decide_with(caller, snapshot, env, q, |decided| {
+    decide_with(service, caller, snapshot, env, q, |decided| {
         if decided.decision.is_allowed() {
             Ok(())
         } else {
@@ -282,7 +282,7 @@ pub fn rule(
     env: &RequestEnv,
     q: &Question<'_>,
 ) -> Ruling {
-    decide_with(caller, snapshot, env, q, |decided| Ruling {
+    decide_with(service, caller, snapshot, env, q, |decided| Ruling {
         statements: matched_items(decided.inputs, &decided.decision),
         denial: (!decided.decision.is_allowed()).then(|| decided.denial(service)),
         decision: decided.decision.clone(),
@@ -328,7 +328,9 @@ impl Decided<'_> {
 
 /// The one evaluation of a caller's question: its policies from the snapshot, the session's,
 /// the resource policy and the condition keys → the engine's decision, handed to `answer`.
+/// The attempt is noted for the access advisor.
 fn decide_with<R>(
+    service: &IamService,
     caller: &Caller,
     snapshot: &Snapshot,
     env: &RequestEnv,
@@ -339,6 +341,10 @@ fn decide_with<R>(
     let policies = CallerPolicies::of(caller, snapshot);
     let inputs = policies.inputs(q);
     let decision = inputs.evaluate(&request);
+    // Every attempt of a user or role, allowed or not, is last-accessed data.
+    if let Some(entity) = caller.entity_id() {
+        service.record_action_use(&caller.account_id, entity, q.action, &env.region);
+    }
     if crate::audit::recording() {
         crate::audit::note_decision(
             q.action,

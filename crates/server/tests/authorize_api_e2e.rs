@@ -910,3 +910,75 @@ async fn a_bucket_policy_naming_the_federating_user_reaches_its_federation_sessi
     );
     assert_eq!(answer.result(3)["outcome"], "implicitDeny");
 }
+
+/// The authorization API's decisions are last-accessed data: the client's attempts at the
+/// service's actions (allowed or denied) and the service's own `portcullis:Authorize`.
+#[tokio::test]
+async fn the_access_advisor_reports_what_services_asked_about() {
+    let server = TestServer::start().await;
+    let service = service_creds(&server).await;
+    let alice = user_creds(
+        &server,
+        "alice",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-a/*"}}"#,
+    )
+    .await;
+    let get = ClientCall::signed("GET", "/bucket-b/x", b"", &alice, "s3");
+    let answer = ask_json(
+        &server,
+        &service,
+        &input(
+            get.json(),
+            vec![pair("s3:getobject", "arn:aws:s3:::bucket-b/x")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        answer.result(0)["outcome"],
+        "implicitDeny",
+        "{}",
+        answer.body
+    );
+
+    let root = server.root();
+    let tracked = |user: &'static str, ns: &'static str| {
+        let root = root.clone();
+        async move {
+            let job = root
+                .generate_service_last_accessed_details()
+                .arn(format!("arn:aws:iam::{ACCOUNT}:user/{user}"))
+                .granularity(aws_sdk_iam::types::AccessAdvisorUsageGranularityType::ActionLevel)
+                .send()
+                .await
+                .expect("generate");
+            let report = root
+                .get_service_last_accessed_details()
+                .job_id(job.job_id().expect("id"))
+                .send()
+                .await
+                .expect("get");
+            let s = report
+                .services_last_accessed()
+                .iter()
+                .find(|s| s.service_namespace() == ns)
+                .unwrap_or_else(|| panic!("{ns}: {report:?}"))
+                .clone();
+            (
+                s.service_name().to_owned(),
+                s.tracked_actions_last_accessed()
+                    .iter()
+                    .filter_map(|a| a.action_name().map(str::to_owned))
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    // The denied attempt counts, under AWS's name of the action.
+    assert_eq!(
+        tracked("alice", "s3").await,
+        ("Amazon S3".to_owned(), vec!["GetObject".to_owned()])
+    );
+    assert_eq!(
+        tracked("objstore", "portcullis").await,
+        ("Portcullis".to_owned(), vec!["Authorize".to_owned()])
+    );
+}

@@ -16,6 +16,7 @@ const METADATA: &str = include_str!("fixtures/saml-metadata.xml");
 const THUMB: &str = "0123456789012345678901234567890123456789";
 const DOC: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
+const JOB_ID: &str = "01234567-89ab-cdef-0123-456789abcdef";
 const BOUNDARY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 
 /// Whether an action's target is an entity that carries the `locked=yes` tag.
@@ -66,6 +67,8 @@ fn rows(ids: &Ids) -> Vec<Row> {
     let cert = || ("ServerCertificateName", s("sc"));
     let mfa = || ("SerialNumber", ids.mfa.clone());
     let untag = || ("TagKeys.member.1", s("locked"));
+    let account = ids.policy.split(':').nth(4).unwrap_or_default();
+    let target_arn = format!("arn:aws:iam::{account}:user/target");
     let with = |mut a: Vec<(&'static str, String)>, b: Vec<(&'static str, String)>| {
         a.extend(b);
         a
@@ -326,6 +329,30 @@ fn rows(ids: &Ids) -> Vec<Row> {
         iam("GetAccountSummary", vec![], Untagged),
         iam("GenerateCredentialReport", vec![], Untagged),
         iam("GetCredentialReport", vec![], Untagged),
+        // Last-accessed data: a user's report and policies are on the user.
+        iam(
+            "GenerateServiceLastAccessedDetails",
+            vec![("Arn", target_arn.clone())],
+            Tagged,
+        ),
+        iam(
+            "GetServiceLastAccessedDetails",
+            vec![("JobId", s(JOB_ID))],
+            Untagged,
+        ),
+        iam(
+            "GetServiceLastAccessedDetailsWithEntities",
+            vec![("JobId", s(JOB_ID)), ("ServiceNamespace", s("s3"))],
+            Untagged,
+        ),
+        iam(
+            "ListPoliciesGrantingServiceAccess",
+            vec![
+                ("Arn", target_arn.clone()),
+                ("ServiceNamespaces.member.1", s("s3")),
+            ],
+            Tagged,
+        ),
         // SSH keys and signing certificates: their user is the target.
         iam(
             "UploadSSHPublicKey",

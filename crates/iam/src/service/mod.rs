@@ -24,8 +24,10 @@ use crate::state::{AccountState, IamState, Limits, Touched};
 use crate::store::{Change, Store, StoreError, Table};
 use crate::trail::{Trail, TrailConfig};
 
+mod access;
 mod unit;
 
+pub use access::{AccessJob, JOB_LIFETIME_SECONDS};
 use unit::WriterLock;
 pub use unit::{Durability, Recorded, Unit, not_stored};
 
@@ -249,6 +251,10 @@ pub struct IamService {
     /// Each account's latest credential report (in memory: a report lives four hours, and
     /// after a restart GetCredentialReport says ReportNotPresent until one is generated).
     credential_reports: Mutex<HashMap<String, crate::credential_report::CredentialReport>>,
+    /// Attempts of users and roles not yet stored (last-accessed data).
+    access_uses: access::AccessUses,
+    /// Access advisor jobs (in memory, a day each).
+    access_jobs: access::AccessJobs,
 }
 
 /// Root credentials made or adopted at first start.
@@ -318,6 +324,8 @@ impl IamService {
             role_uses: Mutex::new(HashMap::new()),
             attempts,
             credential_reports: Mutex::new(HashMap::new()),
+            access_uses: access::AccessUses::default(),
+            access_jobs: access::AccessJobs::default(),
         })
     }
 
@@ -387,8 +395,16 @@ impl IamService {
         })
     }
 
-    /// Writes the recorded key and role uses to the store in one transaction.
+    /// Writes the recorded key and role uses to the store in one transaction, then the
+    /// attempts of users and roles (last-accessed data) in another.
     pub fn flush_usage(&self) -> IamResult<usize> {
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let uses = self.flush_key_and_role_uses()?;
+        let attempts = self.store_action_uses(self.drain_action_uses(), now_ms)?;
+        Ok(uses + attempts)
+    }
+
+    fn flush_key_and_role_uses(&self) -> IamResult<usize> {
         let keys: Vec<(String, AccessKeyLastUsed)> = match self.key_uses.lock() {
             Ok(mut u) => u.drain().collect(),
             Err(_) => Vec::new(),

@@ -4,6 +4,7 @@
 //! entity tables, the audit trail ([`audit`]): chained events appended in the transaction of
 //! the change they record, and the signed digests.
 
+mod access;
 mod audit;
 
 use std::path::Path;
@@ -11,6 +12,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
 
+use crate::access_advisor::ActionUse;
 use crate::audit::{AuditQuery, AuditRow, ChainLink, StoredEvent};
 
 /// Where the kept part of a trail begins: the first kept event and its predecessor's hash
@@ -133,6 +135,15 @@ pub trait Store: Send + Sync {
     fn audit_put_digest(&self, sequence: u64, digest: &str) -> Result<(), StoreError>;
     /// Every stored digest, by the sequence it covers.
     fn audit_digests(&self) -> Result<Vec<(u64, String)>, StoreError>;
+    /// Records attempts (last-accessed data), keeping the latest per entity and action, and
+    /// forgets attempts older than `before_ms`, in one transaction.
+    fn record_access(&self, uses: &[ActionUse], before_ms: i64) -> Result<(), StoreError>;
+    /// The recorded attempts of the users and roles `entity_ids` of `account_id`.
+    fn access_of(
+        &self,
+        account_id: &str,
+        entity_ids: &[&str],
+    ) -> Result<Vec<ActionUse>, StoreError>;
 }
 
 /// The schema, by version: `PRAGMA user_version` says how many have been applied.
@@ -173,6 +184,16 @@ const MIGRATIONS: &[&str] = &["
     );
     CREATE INDEX audit_events_by_account_time ON audit_events (account_id, time_ms);
     CREATE TABLE audit_digests (sequence INTEGER PRIMARY KEY, data TEXT NOT NULL);
+", "
+    CREATE TABLE access_activity (
+        account_id TEXT NOT NULL,
+        entity_id  TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        time_ms    INTEGER NOT NULL,
+        region     TEXT NOT NULL,
+        PRIMARY KEY (account_id, entity_id, action)
+    );
+    CREATE INDEX access_activity_by_time ON access_activity (time_ms);
 "];
 
 /// The embedded store: one SQLite file in WAL mode.
@@ -298,6 +319,22 @@ impl Store for SqliteStore {
 
     fn audit_digests(&self) -> Result<Vec<(u64, String)>, StoreError> {
         audit::digests(&*self.lock()?)
+    }
+
+    fn record_access(&self, uses: &[ActionUse], before_ms: i64) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        access::record(&tx, uses, before_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn access_of(
+        &self,
+        account_id: &str,
+        entity_ids: &[&str],
+    ) -> Result<Vec<ActionUse>, StoreError> {
+        access::of(&*self.lock()?, account_id, entity_ids)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

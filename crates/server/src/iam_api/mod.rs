@@ -2,6 +2,7 @@
 //! [`Call::authorize`] before it reads or changes anything; the dispatcher refuses to answer
 //! for a handler that did not.
 
+mod access_advisor;
 mod access_keys;
 mod account;
 mod authorization_details;
@@ -212,6 +213,22 @@ const HANDLERS: &[(&str, Handler)] = &[
         account::generate_credential_report,
     ),
     ("GetCredentialReport", account::get_credential_report),
+    (
+        "GenerateServiceLastAccessedDetails",
+        access_advisor::generate_service_last_accessed_details,
+    ),
+    (
+        "GetServiceLastAccessedDetails",
+        access_advisor::get_service_last_accessed_details,
+    ),
+    (
+        "GetServiceLastAccessedDetailsWithEntities",
+        access_advisor::get_service_last_accessed_details_with_entities,
+    ),
+    (
+        "ListPoliciesGrantingServiceAccess",
+        access_advisor::list_policies_granting_service_access,
+    ),
     ("UploadSSHPublicKey", ssh_keys::upload_ssh_public_key),
     ("GetSSHPublicKey", ssh_keys::get_ssh_public_key),
     ("ListSSHPublicKeys", ssh_keys::list_ssh_public_keys),

@@ -38,6 +38,29 @@ pub enum Entity<'p> {
     MfaDevice(&'p str),
 }
 
+impl<'p> Entity<'p> {
+    /// The user, group, role or managed policy an IAM ARN of `account` names (by its last
+    /// part; the operation then checks the path); `None` for any other ARN.
+    pub fn named_by_arn(arn: &'p str, account: &str) -> Option<Entity<'p>> {
+        let rest = arn.strip_prefix("arn:aws:iam::")?;
+        let (owner, resource) = rest.split_once(':')?;
+        let (kind, path_name) = resource.split_once('/')?;
+        let name = path_name.rsplit('/').next().filter(|n| !n.is_empty())?;
+        if kind == "policy" && (owner == account || owner == "aws") {
+            return Some(Entity::Policy(arn));
+        }
+        if owner != account {
+            return None;
+        }
+        match kind {
+            "user" => Some(Entity::User(name)),
+            "group" => Some(Entity::Group(name)),
+            "role" => Some(Entity::Role(name)),
+            _ => None,
+        }
+    }
+}
+
 /// What the engine is asked about.
 #[derive(Debug)]
 pub struct Target<'a> {

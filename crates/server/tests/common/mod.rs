@@ -642,3 +642,44 @@ pub async fn exchange(addr: &str, wire: &[u8]) -> (u16, String, String) {
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     (status, head.to_owned(), rest.to_owned())
 }
+
+/// Runs the Python `script` with boto3 (environment: `ENDPOINT`, `KEY`, `SECRET` plus `env`)
+/// and returns its standard output; `None` when boto3 is missing and
+/// `PORTCULLIS_REQUIRE_CLIENTS` is not set (the test then skips that part).
+pub fn boto3(
+    script: &str,
+    endpoint: &str,
+    (key, secret): (&str, &str),
+    env: &[(&str, &str)],
+) -> Option<String> {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import boto3"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        let reason = "boto3 is needed";
+        assert!(
+            std::env::var_os("PORTCULLIS_REQUIRE_CLIENTS").is_none(),
+            "{reason}"
+        );
+        eprintln!("SKIPPED: {reason}");
+        return None;
+    }
+    let mut command = std::process::Command::new("python3");
+    command
+        .args(["-c", script])
+        .env("ENDPOINT", endpoint)
+        .env("KEY", key)
+        .env("SECRET", secret)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.output().expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
