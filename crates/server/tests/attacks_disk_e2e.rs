@@ -298,7 +298,7 @@ fn make_legacy(dir: &Path, key: &MasterKey) {
     }
     db(dir)
         .execute_batch(
-            "DROP TABLE meta; DROP TABLE audit_events; DROP TABLE audit_digests; PRAGMA user_version = 5;",
+            "DROP TABLE meta; DROP TABLE audit_events; DROP TABLE audit_digests; DROP TABLE access_activity; PRAGMA user_version = 5;",
         )
         .unwrap();
 }
