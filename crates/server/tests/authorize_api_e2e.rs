@@ -982,3 +982,65 @@ async fn the_access_advisor_reports_what_services_asked_about() {
         ("Portcullis".to_owned(), vec!["Authorize".to_owned()])
     );
 }
+
+/// AWS managed policies are AWS's own: attaching AmazonS3ReadOnlyAccess grants what AWS's
+/// document grants (reads of any bucket, no writes), and GetPolicyVersion returns it.
+#[tokio::test]
+async fn an_aws_managed_policy_grants_what_awss_document_grants() {
+    let server = TestServer::start().await;
+    let service = service_creds(&server).await;
+    let (key, secret) = server.user_keys("reader", None).await;
+    let reader = Creds::new(&key, &secret);
+    let root = server.root();
+    let arn = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    root.attach_user_policy()
+        .user_name("reader")
+        .policy_arn(arn)
+        .send()
+        .await
+        .expect("attach");
+    let policy = root.get_policy().policy_arn(arn).send().await.expect("get");
+    let policy = policy.policy().expect("policy");
+    let version = root
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(policy.default_version_id().expect("default version"))
+        .send()
+        .await
+        .expect("get version");
+    // IAM sends the document URL-encoded: AWS's statement, `s3:Get*` and `s3:List*`.
+    let document = version
+        .policy_version()
+        .and_then(|v| v.document())
+        .expect("document");
+    assert!(
+        document.contains("%22s3%3AGet%2A%22") && document.contains("%22s3%3AList%2A%22"),
+        "{document}"
+    );
+    assert_eq!(policy.attachment_count(), Some(1));
+
+    let get = ClientCall::signed("GET", "/any-bucket/k", b"", &reader, "s3");
+    let answer = ask_json(
+        &server,
+        &service,
+        &input(
+            get.json(),
+            vec![
+                pair("s3:GetObject", "arn:aws:s3:::any-bucket/k"),
+                pair("s3:ListBucket", "arn:aws:s3:::any-bucket"),
+                pair("s3:PutObject", "arn:aws:s3:::any-bucket/k"),
+                pair("s3:DeleteBucket", "arn:aws:s3:::any-bucket"),
+            ],
+        ),
+    )
+    .await;
+    let outcomes: Vec<&str> = (0..4)
+        .map(|i| answer.result(i)["outcome"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["allowed", "allowed", "implicitDeny", "implicitDeny"],
+        "{}",
+        answer.body
+    );
+}

@@ -269,19 +269,29 @@ async fn managed_policies_versions_and_attachments() {
     let (code, _) = error_code(iam.delete_policy().policy_arn(&arn).send().await);
     assert_eq!(code, "DeleteConflict");
 
-    // AWS managed policies are listed and attachable.
-    let aws = iam
+    // Every AWS managed policy is listed (paged, 100 at a time) and attachable.
+    let aws: Vec<aws_sdk_iam::types::Policy> = iam
         .list_policies()
         .scope(aws_sdk_iam::types::PolicyScopeType::Aws)
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<_, _>>()
         .await
         .unwrap();
-    let names: Vec<&str> = aws
-        .policies()
+    assert!(aws.len() > 1400, "{}", aws.len());
+    let names: Vec<&str> = aws.iter().filter_map(|p| p.policy_name()).collect();
+    let lambda = aws
         .iter()
-        .filter_map(|p| p.policy_name())
-        .collect();
+        .find(|p| p.policy_name() == Some("AWSLambdaBasicExecutionRole"))
+        .expect("a service-role policy");
+    assert_eq!(lambda.path(), Some("/service-role/"));
+    assert_eq!(
+        lambda.arn(),
+        Some("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+    );
     for expected in [
+        "AmazonS3ReadOnlyAccess",
         "AdministratorAccess",
         "PowerUserAccess",
         "ReadOnlyAccess",

@@ -110,6 +110,54 @@ pub fn create_policy(
     Ok(policy)
 }
 
+/// How many entities each managed policy is attached to (users, groups, roles) and how many
+/// users and roles have it as their permissions boundary: one pass over the account, for
+/// listing many policies.
+#[derive(Debug, Default)]
+pub struct UsageCounts<'a> {
+    counts: std::collections::HashMap<&'a str, (usize, usize)>,
+}
+
+impl<'a> UsageCounts<'a> {
+    pub fn of(account: &'a AccountState) -> UsageCounts<'a> {
+        let mut counts: std::collections::HashMap<&'a str, (usize, usize)> =
+            std::collections::HashMap::new();
+        let mut attached = |arns: &'a [String]| {
+            for arn in arns {
+                counts.entry(arn.as_str()).or_default().0 += 1;
+            }
+        };
+        for u in account.users.values() {
+            attached(&u.attached_policies);
+        }
+        for g in account.groups.values() {
+            attached(&g.attached_policies);
+        }
+        for r in account.roles.values() {
+            attached(&r.attached_policies);
+        }
+        let boundaries = account
+            .users
+            .values()
+            .filter_map(|u| u.permissions_boundary.as_deref())
+            .chain(
+                account
+                    .roles
+                    .values()
+                    .filter_map(|r| r.permissions_boundary.as_deref()),
+            );
+        for arn in boundaries {
+            counts.entry(arn).or_default().1 += 1;
+        }
+        UsageCounts { counts }
+    }
+
+    /// (attachments, permissions-boundary uses) of the policy `arn`.
+    pub fn get(&self, arn: &str) -> (usize, usize) {
+        self.counts.get(arn).copied().unwrap_or_default()
+    }
+}
+
 /// Entities a policy is attached to, and where it is a permissions boundary.
 pub fn usage(account: &AccountState, arn: &str) -> (Vec<String>, Vec<String>, Vec<String>, usize) {
     let users = account

@@ -3,7 +3,7 @@
 
 use portcullis_iam::aws_managed::AWS_MANAGED;
 use portcullis_iam::model::{Group, ManagedPolicy, PolicyDocument, Role, User};
-use portcullis_iam::ops::policies;
+use portcullis_iam::ops::policies::{self, UsageCounts};
 use portcullis_iam::state::AccountState;
 
 use super::{Call, CallKeys, page_footer, write_tags};
@@ -52,6 +52,7 @@ pub fn get_account_authorization_details(call: &Call<'_>) -> Result<Xml, ApiErro
     )?;
     let account = call.snapshot.state.account(call.account())?;
 
+    let usage = UsageCounts::of(account);
     let mut entries: Vec<Entry<'_>> = Vec::new();
     if wants("User") {
         entries.extend(account.users.values().map(Entry::User));
@@ -70,10 +71,7 @@ pub fn get_account_authorization_details(call: &Call<'_>) -> Result<Xml, ApiErro
         entries.extend(
             AWS_MANAGED
                 .iter()
-                .filter(|p| {
-                    let (u, g, r, b) = policies::usage(account, &p.arn);
-                    !(u.is_empty() && g.is_empty() && r.is_empty() && b == 0)
-                })
+                .filter(|p| usage.get(&p.arn) != (0, 0))
                 .map(Entry::Policy),
         );
     }
@@ -118,7 +116,7 @@ pub fn get_account_authorization_details(call: &Call<'_>) -> Result<Xml, ApiErro
             Entry::Policy(p) => Some(*p),
             _ => None,
         }),
-        |x, p| write_policy(x, account, p),
+        |x, p| write_policy(x, &usage, p),
     );
     page_footer(&mut x, next);
     Ok(x)
@@ -195,8 +193,8 @@ fn write_role(x: &mut Xml, call: &Call<'_>, account: &AccountState, r: &Role) {
     }
 }
 
-fn write_policy(x: &mut Xml, account: &AccountState, p: &ManagedPolicy) {
-    super::policies::write_policy_summary(x, account, p, true);
+fn write_policy(x: &mut Xml, usage: &UsageCounts<'_>, p: &ManagedPolicy) {
+    super::policies::write_policy_summary(x, usage, p, true);
     x.list("PolicyVersionList", &p.versions, |x, v| {
         x.text("Document", &url_encode(&v.document.text))
             .text("VersionId", &v.version_id)

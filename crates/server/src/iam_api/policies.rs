@@ -4,6 +4,7 @@
 use portcullis_iam::aws_managed::AWS_MANAGED;
 use portcullis_iam::model::{ManagedPolicy, PolicyVersion};
 use portcullis_iam::ops::attachments::{self, Holder};
+use portcullis_iam::ops::policies::UsageCounts;
 use portcullis_iam::ops::{self, policies};
 use portcullis_iam::state::AccountState;
 
@@ -14,17 +15,17 @@ use crate::xml::{Xml, url_encode};
 /// The members `Policy` and `ManagedPolicyDetail` share.
 pub(super) fn write_policy_summary(
     x: &mut Xml,
-    account: &AccountState,
+    usage: &UsageCounts<'_>,
     p: &ManagedPolicy,
     description: bool,
 ) {
-    let (users, groups, roles, boundaries) = policies::usage(account, &p.arn);
+    let (attached, boundaries) = usage.get(&p.arn);
     x.text("PolicyName", &p.name)
         .text("PolicyId", &p.policy_id)
         .text("Arn", &p.arn)
         .text("Path", &p.path)
         .text("DefaultVersionId", &p.default_version_id)
-        .num("AttachmentCount", users.len() + groups.len() + roles.len())
+        .num("AttachmentCount", attached)
         .num("PermissionsBoundaryUsageCount", boundaries)
         .bool("IsAttachable", true);
     if description {
@@ -34,8 +35,8 @@ pub(super) fn write_policy_summary(
         .text("UpdateDate", &p.update_date);
 }
 
-fn write_policy(x: &mut Xml, account: &AccountState, p: &ManagedPolicy, detail: bool) {
-    write_policy_summary(x, account, p, detail);
+fn write_policy(x: &mut Xml, usage: &UsageCounts<'_>, p: &ManagedPolicy, detail: bool) {
+    write_policy_summary(x, usage, p, detail);
     if detail && !p.tags.is_empty() {
         write_tags(x, &p.tags);
     }
@@ -95,7 +96,9 @@ pub fn create_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let snapshot = call.service.snapshot();
     let account = snapshot.state.account(call.account())?;
     let mut x = Xml::new();
-    x.elem("Policy", |x| write_policy(x, account, &policy, true));
+    x.elem("Policy", |x| {
+        write_policy(x, &UsageCounts::of(account), &policy, true)
+    });
     Ok(x)
 }
 
@@ -106,7 +109,9 @@ pub fn get_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let account = account(call)?;
     let policy = policies::find(account, arn)?;
     let mut x = Xml::new();
-    x.elem("Policy", |x| write_policy(x, account, policy, true));
+    x.elem("Policy", |x| {
+        write_policy(x, &UsageCounts::of(account), policy, true)
+    });
     Ok(x)
 }
 
@@ -139,9 +144,9 @@ pub fn list_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
     if scope != "AWS" {
         all.extend(account.policies.values());
     }
+    let usage = UsageCounts::of(account);
     all.retain(|pol| {
-        let (users, groups, roles, boundaries) = policies::usage(account, &pol.arn);
-        let attached = users.len() + groups.len() + roles.len();
+        let (attached, boundaries) = usage.get(&pol.arn);
         ops::path_matches(&pol.path, prefix)
             && (!only_attached || attached + boundaries > 0)
             && match usage_filter {
@@ -153,7 +158,7 @@ pub fn list_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
     let (page, next) = call.paginate(all, |pol| pol.arn.clone())?;
     let mut x = Xml::new();
     x.list("Policies", page, |x, pol| {
-        write_policy(x, account, pol, false)
+        write_policy(x, &usage, pol, false)
     });
     page_footer(&mut x, next);
     Ok(x)
