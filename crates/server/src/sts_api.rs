@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
-use portcullis_iam::ids::{IdKind, new_id, new_secret_key};
+use portcullis_iam::ids::{new_access_key_id, new_secret_key};
 use portcullis_iam::model::{Role, Secret, Tag};
 use portcullis_iam::ops::{self, mfa};
 use portcullis_iam::session::{SessionClaims, SessionPrincipal};
@@ -130,7 +130,7 @@ pub(crate) fn new_claims(
 ) -> SessionClaims {
     SessionClaims {
         account_id: account_id.to_owned(),
-        access_key_id: new_id(IdKind::TemporaryAccessKey),
+        access_key_id: new_access_key_id(true, account_id),
         secret_access_key: Secret::new(new_secret_key()),
         principal,
         issued_at: now,
@@ -701,11 +701,13 @@ fn get_access_key_info(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         .get(key_id)
         .map(|k| k.account_id.clone())
         .or_else(|| (call.caller.access_key_id == key_id).then(|| call.caller.account_id.clone()))
+        // Any other key, issued here or not: the account its id encodes, as AWS answers.
+        .or_else(|| portcullis_iam::ids::account_of_access_key_id(key_id))
         .ok_or_else(|| {
             ApiError::new(
                 "InvalidParameterValue",
                 400,
-                format!("The access key {key_id} is not one this service issued."),
+                format!("The access key {key_id} does not encode an account."),
             )
         })?;
     let mut x = Xml::new();

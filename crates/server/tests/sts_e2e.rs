@@ -1177,6 +1177,31 @@ async fn access_key_info_names_the_account() {
         .await
         .unwrap();
     assert_eq!(root_key.account(), Some(ACCOUNT));
+    // Key ids encode their account as AWS's do: a key this service never issued (or one since
+    // deleted) still names its account, and the ids issued here decode to this account.
+    for (other, account) in [
+        ("ASIAY34FZKBOKMUTVV7A", "609629065308"),
+        (key.as_str(), ACCOUNT),
+    ] {
+        assert_eq!(
+            portcullis_iam::ids::account_of_access_key_id(other).as_deref(),
+            Some(account)
+        );
+        let info = sts
+            .get_access_key_info()
+            .access_key_id(other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(info.account(), Some(account));
+    }
+    let session = sts.get_session_token().send().await.unwrap();
+    let temporary = session.credentials().unwrap().access_key_id();
+    assert!(temporary.starts_with("ASIA"));
+    assert_eq!(
+        portcullis_iam::ids::account_of_access_key_id(temporary).as_deref(),
+        Some(ACCOUNT)
+    );
     assert_eq!(
         code(
             sts.get_access_key_info()

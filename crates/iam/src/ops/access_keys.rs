@@ -2,7 +2,7 @@
 //! A key belongs to a user, or (`user_name` None) to the account's root user.
 
 use crate::error::{IamError, IamResult};
-use crate::ids::{IdKind, new_id, new_secret_key};
+use crate::ids::{new_access_key_id, new_secret_key};
 use crate::model::{AccessKey, KeyStatus, Secret, now_timestamp};
 use crate::state::{IamState, Touched};
 
@@ -48,7 +48,7 @@ pub fn create(
         )));
     }
     let key = AccessKey {
-        access_key_id: new_id(IdKind::AccessKey),
+        access_key_id: new_access_key_id(false, account_id),
         account_id: account_id.to_owned(),
         user_name,
         status: KeyStatus::Active,

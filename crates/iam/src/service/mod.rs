@@ -703,7 +703,7 @@ impl IamService {
                 }
                 None if has_root_key => return Ok(None),
                 None => (
-                    crate::ids::new_id(crate::ids::IdKind::AccessKey),
+                    crate::ids::new_access_key_id(false, account_id),
                     Secret::new(crate::ids::new_secret_key()),
                     true,
                 ),
