@@ -148,13 +148,8 @@ pub fn generate(state: &IamState, account: &str, last_used: LastUsed<'_>) -> Iam
     // The root user: its creation is the account's, which is not recorded; its first access
     // key's is the earliest time known.
     let root_keys = credentials(state, account, None, last_used);
-    let root_created = state
-        .access_keys
-        .values()
-        .filter(|k| k.account_id == account && k.user_name.is_none())
-        .map(|k| k.create_date.as_str())
-        .min()
-        .map_or_else(|| NA.to_owned(), iso);
+    let root_created =
+        crate::ops::account::root_created(state, account).map_or_else(|| NA.to_owned(), iso);
     let mut root = vec![
         "<root_account>".to_owned(),
         format!("arn:aws:iam::{account}:root"),

@@ -329,6 +329,10 @@ pub struct AccountSettings {
     pub alias: Option<String>,
     #[serde(default)]
     pub password_policy: Option<PasswordPolicy>,
+    /// SetSecurityTokenServicePreferences: the version of session tokens the global STS
+    /// endpoint issues (`2` for `v2Token`); `None` is AWS's default, `v1Token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_endpoint_token_version: Option<u8>,
 }
 
 /// An SSH public key of a user (for git over SSH), in both encodings AWS returns.

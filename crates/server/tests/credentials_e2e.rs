@@ -708,7 +708,29 @@ async fn the_account_summary_counts_what_exists() {
         .send()
         .await
         .unwrap();
+    root.create_instance_profile()
+        .instance_profile_name("ip1")
+        .send()
+        .await
+        .unwrap();
+    root.create_open_id_connect_provider()
+        .url("https://idp.example.com")
+        .client_id_list("app")
+        .thumbprint_list("0123456789012345678901234567890123456789")
+        .send()
+        .await
+        .unwrap();
+    root.set_security_token_service_preferences()
+        .global_endpoint_token_version(aws_sdk_iam::types::GlobalEndpointTokenVersion::V2Token)
+        .send()
+        .await
+        .unwrap();
     let after = summary(root.clone()).await;
+    assert_eq!(after[&SummaryKeyType::from("InstanceProfiles")], 1);
+    assert_eq!(after[&SummaryKeyType::from("Providers")], 1);
+    assert_eq!(after[&SummaryKeyType::ServerCertificates], 0);
+    assert_eq!(after[&SummaryKeyType::GlobalEndpointTokenVersion], 2);
+    assert_eq!(before[&SummaryKeyType::GlobalEndpointTokenVersion], 1);
     assert_eq!(after[&SummaryKeyType::Users], 2);
     assert_eq!(after[&SummaryKeyType::Groups], 1);
     assert_eq!(after[&SummaryKeyType::Policies], 1);

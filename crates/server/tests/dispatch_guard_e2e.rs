@@ -327,6 +327,11 @@ fn rows(ids: &Ids) -> Vec<Row> {
             Untagged,
         ),
         iam("GetAccountSummary", vec![], Untagged),
+        iam(
+            "SetSecurityTokenServicePreferences",
+            vec![("GlobalEndpointTokenVersion", s("v2Token"))],
+            Untagged,
+        ),
         iam("GenerateCredentialReport", vec![], Untagged),
         iam("GetCredentialReport", vec![], Untagged),
         // Last-accessed data: a user's report and policies are on the user.

@@ -922,3 +922,19 @@ async fn presigned_get_requests_and_clock_skew() {
     let (code, _) = error_code(server.root().get_user().user_name("late").send().await);
     assert_eq!(code, "NoSuchEntity");
 }
+
+/// GetUser without a name, as the root user: AWS answers the root identity (the account id
+/// as UserId, the root ARN, no name or path).
+#[tokio::test]
+async fn root_get_user_without_a_name_is_the_root_identity() {
+    let server = TestServer::start().await;
+    let me = server.root().get_user().send().await.expect("GetUser");
+    let user = me.user().expect("user");
+    assert_eq!(user.user_id(), ACCOUNT);
+    assert_eq!(user.arn(), format!("arn:aws:iam::{ACCOUNT}:root"));
+    assert!(user.user_name().is_empty() && user.path().is_empty());
+    // A user without a name in the call is still itself.
+    let alice = server.user_with_policy("alice", Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}"#)).await;
+    let me = alice.get_user().send().await.expect("GetUser");
+    assert_eq!(me.user().map(|u| u.user_name()), Some("alice"));
+}

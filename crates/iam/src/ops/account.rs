@@ -29,6 +29,17 @@ pub fn update_password_policy(
     Ok(())
 }
 
+/// When the account's root user was created, as far as is known: the account's creation is
+/// not recorded, so its first root access key's creation is the earliest time known.
+pub fn root_created<'a>(state: &'a IamState, account_id: &str) -> Option<&'a str> {
+    state
+        .access_keys
+        .values()
+        .filter(|k| k.account_id == account_id && k.user_name.is_none())
+        .map(|k| k.create_date.as_str())
+        .min()
+}
+
 pub fn get_password_policy(state: &IamState, account_id: &str) -> IamResult<PasswordPolicy> {
     state
         .account(account_id)?
@@ -74,6 +85,32 @@ pub fn check_alias(alias: &str) -> IamResult<()> {
             "The account alias {alias} cannot be a 12-digit number: it would look like an account id."
         )));
     }
+    Ok(())
+}
+
+/// SetSecurityTokenServicePreferences: `v1Token` or `v2Token`, the session tokens the global
+/// STS endpoint issues (recorded and reported by GetAccountSummary; Portcullis's tokens are
+/// valid in every region either way).
+pub fn set_sts_preferences(
+    state: &mut IamState,
+    touched: &mut Touched,
+    account_id: &str,
+    version: &str,
+) -> IamResult<()> {
+    let version = match version {
+        "v1Token" => 1,
+        "v2Token" => 2,
+        other => {
+            return Err(IamError::ValidationError(format!(
+                "1 validation error detected: Value '{other}' at 'globalEndpointTokenVersion' failed to satisfy constraint: Member must satisfy enum value set: [v1Token, v2Token]"
+            )));
+        }
+    };
+    state
+        .account_mut(account_id)?
+        .settings
+        .global_endpoint_token_version = Some(version);
+    touched.account(account_id);
     Ok(())
 }
 
@@ -167,11 +204,14 @@ pub fn summary(state: &IamState, account_id: &str) -> IamResult<Vec<(&'static st
             "SigningCertificatesPerUserQuota",
             signing_certificates::MAX_PER_USER,
         ),
-        ("ServerCertificates", 0),
+        ("ServerCertificates", account.server_certificates.len()),
         ("ServerCertificatesQuota", 20),
-        ("InstanceProfiles", 0),
+        ("InstanceProfiles", account.instance_profiles.len()),
         ("InstanceProfilesQuota", 1_000),
-        ("Providers", 0),
+        (
+            "Providers",
+            account.oidc_providers.len() + account.saml_providers.len(),
+        ),
         ("MFADevices", account.mfa_devices.len()),
         (
             "MFADevicesInUse",
@@ -188,7 +228,10 @@ pub fn summary(state: &IamState, account_id: &str) -> IamResult<Vec<(&'static st
             "AccountSigningCertificatesPresent",
             flag(root_certificates > 0),
         ),
-        ("GlobalEndpointTokenVersion", 1),
+        (
+            "GlobalEndpointTokenVersion",
+            usize::from(account.settings.global_endpoint_token_version.unwrap_or(1)),
+        ),
     ])
 }
 

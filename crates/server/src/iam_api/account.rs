@@ -109,6 +109,23 @@ pub fn delete_account_alias(call: &Call<'_>) -> Result<Xml, ApiError> {
     Ok(Xml::new())
 }
 
+pub fn set_security_token_service_preferences(call: &Call<'_>) -> Result<Xml, ApiError> {
+    let version = call.params.required("GlobalEndpointTokenVersion")?;
+    if !matches!(version, "v1Token" | "v2Token") {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{version}' at 'globalEndpointTokenVersion' failed to satisfy constraint: Member must satisfy enum value set: [v1Token, v2Token]"
+        )));
+    }
+    call.authorize(
+        "iam:SetSecurityTokenServicePreferences",
+        "*",
+        CallKeys::default(),
+    )?;
+    call.service
+        .write(|s, t| account::set_sts_preferences(s, t, call.account(), version))?;
+    Ok(Xml::new())
+}
+
 pub fn get_account_summary(call: &Call<'_>) -> Result<Xml, ApiError> {
     call.authorize("iam:GetAccountSummary", "*", CallKeys::default())?;
     let summary = account::summary(&call.snapshot.state, call.account())?;

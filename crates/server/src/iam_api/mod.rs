@@ -209,6 +209,10 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("DeleteAccountAlias", account::delete_account_alias),
     ("GetAccountSummary", account::get_account_summary),
     (
+        "SetSecurityTokenServicePreferences",
+        account::set_security_token_service_preferences,
+    ),
+    (
         "GenerateCredentialReport",
         account::generate_credential_report,
     ),

@@ -4,6 +4,7 @@ use portcullis_iam::model::User;
 use portcullis_iam::ops::{self, attachments, users};
 
 use super::{Call, CallKeys, Entity, page_footer, write_tags};
+use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::xml::Xml;
 
@@ -73,6 +74,18 @@ pub fn create_user(call: &Call<'_>) -> Result<Xml, ApiError> {
 }
 
 pub fn get_user(call: &Call<'_>) -> Result<Xml, ApiError> {
+    if call.params.get("UserName").is_none() && call.caller.identity == Identity::Root {
+        // The root user asking about itself: AWS answers its identity (no name or path).
+        call.authorize_entity("iam:GetUser", Entity::Root, CallKeys::default())?;
+        let created = ops::account::root_created(&call.snapshot.state, call.account());
+        let mut x = Xml::new();
+        x.elem("User", |x| {
+            x.text("UserId", call.account())
+                .text("Arn", &call.caller.arn)
+                .opt("CreateDate", created);
+        });
+        return Ok(x);
+    }
     let name = target_user(call, call.params.get("UserName"))?;
     call.authorize_entity("iam:GetUser", Entity::User(name), CallKeys::default())?;
     let account = call.snapshot.state.account(call.account())?;
