@@ -58,6 +58,9 @@ pub enum IamError {
     /// Too many requests of one kind (AWS's `Throttling`, "Rate exceeded").
     #[error("{0}")]
     Throttling(String),
+    /// A service that takes no service-specific credentials.
+    #[error("{0}")]
+    NotSupportedService(String),
     /// GetCredentialReport before any GenerateCredentialReport.
     #[error("{0}")]
     ReportNotPresent(String),
@@ -97,13 +100,14 @@ impl IamError {
             IamError::Throttling(_) => "Throttling",
             IamError::ReportNotPresent(_) => "ReportNotPresent",
             IamError::ReportExpired(_) => "ReportExpired",
+            IamError::NotSupportedService(_) => "NotSupportedService",
         }
     }
 
     /// The HTTP status AWS answers with.
     pub fn status(&self) -> u16 {
         match self {
-            IamError::NoSuchEntity(_) => 404,
+            IamError::NoSuchEntity(_) | IamError::NotSupportedService(_) => 404,
             IamError::EntityAlreadyExists(_)
             | IamError::DeleteConflict(_)
             | IamError::LimitExceeded(_)

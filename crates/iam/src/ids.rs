@@ -17,6 +17,7 @@ pub enum IdKind {
     TemporaryAccessKey,
     ServerCertificate,
     PublicKey,
+    ServiceCredential,
 }
 
 impl IdKind {
@@ -31,6 +32,7 @@ impl IdKind {
             IdKind::TemporaryAccessKey => "ASIA",
             IdKind::ServerCertificate => "ASCA",
             IdKind::PublicKey => "APKA",
+            IdKind::ServiceCredential => "ACCA",
         }
     }
 }

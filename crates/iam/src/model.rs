@@ -142,6 +142,29 @@ pub struct User {
     /// the password policy's reuse prevention; survives DeleteLoginProfile.
     #[serde(default)]
     pub password_history: Vec<String>,
+    /// Service-specific credentials (CodeCommit, Keyspaces, Bedrock, CloudWatch Logs), with
+    /// their secrets hashed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_credentials: Vec<ServiceCredential>,
+}
+
+/// A service-specific credential of a user: a user name and password (CodeCommit, Keyspaces)
+/// or an alias and secret (Bedrock, CloudWatch Logs) that only that service accepts. The
+/// secret is shown once, when made or reset; only its argon2id hash is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceCredential {
+    /// `ACCA…`.
+    pub id: String,
+    pub service_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_user_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    pub secret_hash: String,
+    pub status: KeyStatus,
+    pub create_date: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1275,3 +1275,149 @@ async fn everything_survives_a_restart_and_passwords_are_not_stored_in_the_clear
         .await
         .unwrap();
 }
+
+/// Service-specific credentials: AWS's shapes for the user-and-password services (CodeCommit,
+/// Keyspaces) and the API-key ones (Bedrock), two per service, the secret shown once and never
+/// stored, and the user kept until they are gone.
+#[tokio::test]
+async fn service_specific_credentials_are_made_listed_reset_and_deleted() {
+    let server = TestServer::start().await;
+    let root = server.root();
+    let (key, secret) = server
+        .user_keys(
+            "dev",
+            Some(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:*ServiceSpecificCredential*","Resource":"arn:aws:iam::111122223333:user/dev"}}"#),
+        )
+        .await;
+    root.create_user().user_name("other").send().await.unwrap();
+    let create = |user: &'static str, service: &'static str| {
+        let root = root.clone();
+        async move {
+            root.create_service_specific_credential()
+                .user_name(user)
+                .service_name(service)
+                .send()
+                .await
+        }
+    };
+    let made = create("dev", "codecommit.amazonaws.com").await.unwrap();
+    let c = made.service_specific_credential().unwrap();
+    assert_eq!(c.service_user_name(), format!("dev-at-{ACCOUNT}"));
+    let password = c.service_password().to_owned();
+    assert_eq!(password.len(), 44);
+    assert!(c.service_specific_credential_id().starts_with("ACCA"));
+    assert_eq!(c.status(), &StatusType::Active);
+    assert_eq!(c.user_name(), "dev");
+    let first_id = c.service_specific_credential_id().to_owned();
+    create("dev", "codecommit.amazonaws.com").await.unwrap();
+    let r = create("dev", "codecommit.amazonaws.com").await;
+    assert_eq!(error_code(r), ("LimitExceeded".to_owned(), 409));
+    create("dev", "cassandra.amazonaws.com").await.unwrap();
+    create("other", "cassandra.amazonaws.com").await.unwrap();
+    let r = create("dev", "s3.amazonaws.com").await;
+    assert_eq!(error_code(r), ("NotSupportedService".to_owned(), 404));
+    let api_key = root
+        .create_service_specific_credential()
+        .user_name("dev")
+        .service_name("bedrock.amazonaws.com")
+        .credential_age_days(30)
+        .send()
+        .await
+        .unwrap();
+    let k = api_key.service_specific_credential().unwrap();
+    assert_eq!(
+        k.service_credential_alias(),
+        Some(format!("dev-at-{ACCOUNT}").as_str())
+    );
+    assert!(k.service_credential_secret().is_some() && k.service_password().is_empty());
+    let expires = k.expiration_date().unwrap().secs() - k.create_date().secs();
+    assert_eq!(expires, 30 * 86_400);
+
+    // The user lists its own (no name needed); the account's administrator lists everyone's.
+    let dev = server.iam(&key, &secret);
+    let mine = dev
+        .list_service_specific_credentials()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.service_specific_credentials().len(), 4);
+    let commits = dev
+        .list_service_specific_credentials()
+        .service_name("codecommit.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(commits.service_specific_credentials().len(), 2);
+    let everyone = root
+        .list_service_specific_credentials()
+        .all_users(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everyone.service_specific_credentials().len(), 5);
+    let r = dev
+        .list_service_specific_credentials()
+        .user_name("other")
+        .send()
+        .await;
+    assert_eq!(error_code(r).0, "AccessDenied");
+
+    // Reset answers a new password; Update deactivates; Delete removes.
+    let reset = dev
+        .reset_service_specific_credential()
+        .service_specific_credential_id(&first_id)
+        .send()
+        .await
+        .unwrap();
+    let new_password = reset
+        .service_specific_credential()
+        .map(|c| c.service_password().to_owned())
+        .unwrap();
+    assert_ne!(new_password, password);
+    dev.update_service_specific_credential()
+        .service_specific_credential_id(&first_id)
+        .status(StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    let listed = dev
+        .list_service_specific_credentials()
+        .service_name("codecommit.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    let first = listed
+        .service_specific_credentials()
+        .iter()
+        .find(|c| c.service_specific_credential_id() == first_id)
+        .unwrap();
+    assert_eq!(first.status(), &StatusType::Inactive);
+
+    // No secret reaches the store or the trail.
+    for s in [&password, &new_password] {
+        server.assert_not_stored(s);
+    }
+    let r = root.delete_user().user_name("other").send().await;
+    assert_eq!(error_code(r).0, "DeleteConflict");
+    let others = root
+        .list_service_specific_credentials()
+        .user_name("other")
+        .send()
+        .await
+        .unwrap();
+    for c in others.service_specific_credentials() {
+        root.delete_service_specific_credential()
+            .user_name("other")
+            .service_specific_credential_id(c.service_specific_credential_id())
+            .send()
+            .await
+            .unwrap();
+    }
+    root.delete_user().user_name("other").send().await.unwrap();
+    let r = dev
+        .delete_service_specific_credential()
+        .service_specific_credential_id("ACCAEXAMPLE123EXAMPLE")
+        .send()
+        .await;
+    assert_eq!(error_code(r).0, "NoSuchEntity");
+}

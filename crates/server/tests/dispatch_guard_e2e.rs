@@ -16,6 +16,7 @@ const METADATA: &str = include_str!("fixtures/saml-metadata.xml");
 const THUMB: &str = "0123456789012345678901234567890123456789";
 const DOC: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
+const SERVICE_CREDENTIAL: &str = "ACCAEXAMPLE123EXAMPLE";
 const JOB_ID: &str = "01234567-89ab-cdef-0123-456789abcdef";
 const BOUNDARY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 
@@ -355,6 +356,38 @@ fn rows(ids: &Ids) -> Vec<Row> {
             vec![
                 ("Arn", target_arn.clone()),
                 ("ServiceNamespaces.member.1", s("s3")),
+            ],
+            Tagged,
+        ),
+        // Service-specific credentials: their user is the target.
+        iam(
+            "CreateServiceSpecificCredential",
+            vec![user(), ("ServiceName", s("codecommit.amazonaws.com"))],
+            Tagged,
+        ),
+        iam("ListServiceSpecificCredentials", vec![user()], Tagged),
+        iam(
+            "ResetServiceSpecificCredential",
+            vec![
+                user(),
+                ("ServiceSpecificCredentialId", s(SERVICE_CREDENTIAL)),
+            ],
+            Tagged,
+        ),
+        iam(
+            "UpdateServiceSpecificCredential",
+            vec![
+                user(),
+                ("ServiceSpecificCredentialId", s(SERVICE_CREDENTIAL)),
+                ("Status", s("Inactive")),
+            ],
+            Tagged,
+        ),
+        iam(
+            "DeleteServiceSpecificCredential",
+            vec![
+                user(),
+                ("ServiceSpecificCredentialId", s(SERVICE_CREDENTIAL)),
             ],
             Tagged,
         ),

@@ -25,6 +25,7 @@ const SECRET_PARTS: &[&str] = &[
     "clientsecret",
     "seedsignature",
     "signingkey",
+    "credentialsecret",
 ];
 
 /// Field names that are secret only as a whole (the container credentials' `Token`).

@@ -14,6 +14,7 @@ pub mod policies;
 pub mod roles;
 pub mod saml_providers;
 pub mod server_certificates;
+pub mod service_credentials;
 pub mod signing_certificates;
 pub mod ssh_keys;
 pub mod users;

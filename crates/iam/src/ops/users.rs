@@ -47,6 +47,7 @@ pub fn create_user(
         login_profile: None,
         password_last_used: None,
         password_history: Vec::new(),
+        service_credentials: Vec::new(),
     };
     account.users.insert(name.to_lowercase(), user.clone());
     touched.user(account_id, name);
@@ -169,6 +170,8 @@ pub fn delete_user(
         Some("signing certificates")
     } else if !super::mfa::list_for_user(account, name).is_empty() {
         Some("MFA devices")
+    } else if !user.service_credentials.is_empty() {
+        Some("service-specific credentials")
     } else {
         None
     };

@@ -15,6 +15,7 @@ mod policies;
 mod providers;
 mod roles;
 mod server_certificates;
+mod service_credentials;
 mod signing_certificates;
 mod ssh_keys;
 mod target;
@@ -232,6 +233,26 @@ const HANDLERS: &[(&str, Handler)] = &[
     (
         "ListPoliciesGrantingServiceAccess",
         access_advisor::list_policies_granting_service_access,
+    ),
+    (
+        "CreateServiceSpecificCredential",
+        service_credentials::create_service_specific_credential,
+    ),
+    (
+        "ListServiceSpecificCredentials",
+        service_credentials::list_service_specific_credentials,
+    ),
+    (
+        "ResetServiceSpecificCredential",
+        service_credentials::reset_service_specific_credential,
+    ),
+    (
+        "UpdateServiceSpecificCredential",
+        service_credentials::update_service_specific_credential,
+    ),
+    (
+        "DeleteServiceSpecificCredential",
+        service_credentials::delete_service_specific_credential,
     ),
     ("UploadSSHPublicKey", ssh_keys::upload_ssh_public_key),
     ("GetSSHPublicKey", ssh_keys::get_ssh_public_key),

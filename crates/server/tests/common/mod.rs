@@ -100,6 +100,22 @@ impl TestServer {
         self.server = Some(start_in(self.dir.path().to_path_buf(), Limits::default()).await);
     }
 
+    /// Fails unless `secret` appears in no file of the data directory (database, WAL, keys).
+    pub fn assert_not_stored(&self, secret: &str) {
+        for file in std::fs::read_dir(self.dir.path()).expect("data dir") {
+            let path = file.expect("entry").path();
+            if !path.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("read");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a secret is stored in the clear in {}",
+                path.display()
+            );
+        }
+    }
+
     /// A user with an access key and the given inline policy; returns its IAM client.
     pub async fn user_with_policy(&self, name: &str, policy: Option<&str>) -> aws_sdk_iam::Client {
         let (key, secret) = self.user_keys(name, policy).await;
