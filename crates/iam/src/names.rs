@@ -62,61 +62,72 @@ const TAG_PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]";
 /// at most 50 in one request; keys unique case-insensitively and not starting with `aws:`
 /// (InvalidInput); at most 50 on the entity (LimitExceeded).
 pub fn check_tags(existing: &[Tag], new: &[Tag]) -> IamResult<Vec<Tag>> {
-    let violation = |value: &str, at: String, constraint: String| {
-        IamError::ValidationError(format!(
-            "1 validation error detected: Value '{value}' at '{at}' failed to satisfy constraint: Member {constraint}"
-        ))
+    // Every constraint of the model that the tags break, listed together as AWS's request
+    // validation does.
+    let mut violations = Vec::new();
+    let mut violation = |value: &str, at: String, constraint: String| {
+        violations.push(format!(
+            "Value '{value}' at '{at}' failed to satisfy constraint: Member {constraint}"
+        ));
     };
     if new.len() > 50 {
-        return Err(violation(
+        violation(
             "[...]",
             "tags".into(),
             "must have length less than or equal to 50".into(),
-        ));
+        );
     }
     // A key (1-128) or a value (0-256) of tag characters.
-    let text = |text: &str, at: String, min: usize, max: usize| {
+    let mut text = |text: &str, at: String, min: usize, max: usize| {
         if !(min..=max).contains(&text.chars().count()) {
-            return Err(violation(
+            violation(
                 text,
-                at,
+                at.clone(),
                 format!(
                     "must have length less than or equal to {max} and greater than or equal to {min}"
                 ),
-            ));
+            );
         }
         if !text.chars().all(is_tag_char) {
             let repeat = if min == 0 { '*' } else { '+' };
-            return Err(violation(
+            violation(
                 text,
                 at,
                 format!("must satisfy regular expression pattern: {TAG_PATTERN}{repeat}"),
-            ));
+            );
         }
-        Ok(())
     };
-    let mut seen = std::collections::HashSet::new();
     for (i, tag) in new.iter().enumerate() {
-        text(&tag.key, format!("tags.{}.member.key", i + 1), 1, 128)?;
-        text(&tag.value, format!("tags.{}.member.value", i + 1), 0, 256)?;
+        text(&tag.key, format!("tags.{}.member.key", i + 1), 1, 128);
+        text(&tag.value, format!("tags.{}.member.value", i + 1), 0, 256);
+    }
+    if !violations.is_empty() {
+        return Err(coral(&violations));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for tag in new {
         if tag.key.to_lowercase().starts_with("aws:") {
             return Err(IamError::InvalidInput(
                 "Tag keys starting with 'aws:' are reserved for AWS use.".into(),
             ));
         }
         if !seen.insert(tag.key.to_lowercase()) {
-            return Err(IamError::InvalidInput(format!(
-                "Duplicate tag key '{}': tag keys must be unique (ignoring case).",
-                tag.key
-            )));
+            return Err(IamError::InvalidInput(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+            ));
         }
     }
-    let mut merged: Vec<Tag> = existing
-        .iter()
-        .filter(|t| !new.iter().any(|n| n.key.eq_ignore_ascii_case(&t.key)))
-        .cloned()
-        .collect();
-    merged.extend(new.iter().cloned());
+    // A key already there keeps its place and takes the new value; new keys go last.
+    let mut merged: Vec<Tag> = existing.to_vec();
+    for tag in new {
+        match merged
+            .iter_mut()
+            .find(|t| t.key.eq_ignore_ascii_case(&tag.key))
+        {
+            Some(old) => *old = tag.clone(),
+            None => merged.push(tag.clone()),
+        }
+    }
     if merged.len() > 50 {
         return Err(IamError::LimitExceeded(
             "Cannot exceed quota for TagsPerEntity: 50.".into(),
@@ -125,9 +136,59 @@ pub fn check_tags(existing: &[Tag], new: &[Tag]) -> IamResult<Vec<Tag>> {
     Ok(merged)
 }
 
+/// AWS's request-validation error listing every violation: `1 validation error detected: A`
+/// or `2 validation errors detected: A; B`.
+pub fn coral(violations: &[String]) -> IamError {
+    let n = violations.len();
+    IamError::ValidationError(format!(
+        "{n} validation error{} detected: {}",
+        if n == 1 { "" } else { "s" },
+        violations.join("; ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tag(key: &str, value: &str) -> Tag {
+        Tag {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn tags_list_every_violation_and_retag_in_place() {
+        let long = "k".repeat(129);
+        let err = check_tags(&[], &[tag(&long, "ok"), tag("fine", "bad\u{7}")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "2 validation errors detected: Value '{long}' at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128 and greater than or equal to 1; Value 'bad\u{7}' at 'tags.2.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: {TAG_PATTERN}*"
+            )
+        );
+        let err = check_tags(&[], &[tag("", "")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("1 validation error detected: Value '' at 'tags.1.member.key'")
+        );
+        let err = check_tags(&[], &[tag("Team", "a"), tag("team", "b")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+        );
+        let merged = check_tags(
+            &[tag("a", "1"), tag("b", "2"), tag("c", "3")],
+            &[tag("B", "two"), tag("d", "4")],
+        )
+        .unwrap();
+        let keys: Vec<(&str, &str)> = merged
+            .iter()
+            .map(|t| (t.key.as_str(), t.value.as_str()))
+            .collect();
+        assert_eq!(keys, [("a", "1"), ("B", "two"), ("c", "3"), ("d", "4")]);
+    }
 
     #[test]
     fn names_and_paths() {

@@ -938,3 +938,39 @@ async fn root_get_user_without_a_name_is_the_root_identity() {
     let me = alice.get_user().send().await.expect("GetUser");
     assert_eq!(me.user().map(|u| u.user_name()), Some("alice"));
 }
+
+/// Response shapes as AWS answers them, read with boto3 (which keeps absent and empty apart):
+/// CreatePolicy without Description, GetPolicy with it and with `Tags: []`, ListUsers without
+/// PermissionsBoundary or Tags (GetUser has them).
+#[tokio::test(flavor = "multi_thread")]
+async fn response_shapes_are_awss() {
+    let server = TestServer::start().await;
+    let script = r#"
+import boto3, os
+iam = boto3.client("iam", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id=os.environ["KEY"], aws_secret_access_key=os.environ["SECRET"])
+doc = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}'
+made = iam.create_policy(PolicyName="p", PolicyDocument=doc, Description="reads")["Policy"]
+got = iam.get_policy(PolicyArn=made["Arn"])["Policy"]
+iam.create_user(UserName="bounded", PermissionsBoundary=made["Arn"], Tags=[{"Key": "k", "Value": "v"}])
+listed = [u for u in iam.list_users()["Users"] if u["UserName"] == "bounded"][0]
+user = iam.get_user(UserName="bounded")["User"]
+print("Description" in made, got.get("Description"), got.get("Tags"),
+      "PermissionsBoundary" in listed, "Tags" in listed,
+      user["PermissionsBoundary"]["PermissionsBoundaryArn"] == made["Arn"], user["Tags"])
+"#;
+    let Some(out) = tokio::task::block_in_place(|| {
+        common::boto3(
+            script,
+            &server.endpoint(),
+            (common::ROOT_KEY, common::ROOT_SECRET),
+            &[],
+        )
+    }) else {
+        return;
+    };
+    assert_eq!(
+        out.trim(),
+        "False reads [] False False True [{'Key': 'k', 'Value': 'v'}]"
+    );
+}

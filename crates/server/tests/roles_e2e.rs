@@ -612,7 +612,7 @@ async fn role_tags() {
         .send()
         .await
         .unwrap();
-    // Keys are case-insensitive: this replaces "team".
+    // Keys are case-insensitive: this replaces "team", in its place (AWS updates in place).
     iam.tag_role()
         .role_name("tagged")
         .tags(tag("TEAM", "b"))
@@ -626,7 +626,7 @@ async fn role_tags() {
         .await
         .unwrap();
     let pairs: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
-    assert_eq!(pairs, [("env", "prod"), ("TEAM", "b")]);
+    assert_eq!(pairs, [("TEAM", "b"), ("env", "prod")]);
     let first = iam
         .list_role_tags()
         .role_name("tagged")

@@ -35,10 +35,23 @@ pub(super) fn write_policy_summary(
         .text("UpdateDate", &p.update_date);
 }
 
-fn write_policy(x: &mut Xml, usage: &UsageCounts<'_>, p: &ManagedPolicy, detail: bool) {
-    write_policy_summary(x, usage, p, detail);
-    if detail && !p.tags.is_empty() {
-        write_tags(x, &p.tags);
+/// How much of a policy an answer shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// ListPolicies: no description, no tags.
+    Listed,
+    /// CreatePolicy: tags when given, no description (as AWS answers).
+    Created,
+    /// GetPolicy: the description, and `Tags` even when empty.
+    Got,
+}
+
+fn write_policy(x: &mut Xml, usage: &UsageCounts<'_>, p: &ManagedPolicy, shown: Shown) {
+    write_policy_summary(x, usage, p, shown == Shown::Got);
+    match shown {
+        Shown::Listed => {}
+        Shown::Created if p.tags.is_empty() => {}
+        Shown::Created | Shown::Got => write_tags(x, &p.tags),
     }
 }
 
@@ -97,7 +110,7 @@ pub fn create_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let account = snapshot.state.account(call.account())?;
     let mut x = Xml::new();
     x.elem("Policy", |x| {
-        write_policy(x, &UsageCounts::of(account), &policy, true)
+        write_policy(x, &UsageCounts::of(account), &policy, Shown::Created)
     });
     Ok(x)
 }
@@ -110,7 +123,7 @@ pub fn get_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let policy = policies::find(account, arn)?;
     let mut x = Xml::new();
     x.elem("Policy", |x| {
-        write_policy(x, &UsageCounts::of(account), policy, true)
+        write_policy(x, &UsageCounts::of(account), policy, Shown::Got)
     });
     Ok(x)
 }
@@ -158,7 +171,7 @@ pub fn list_policies(call: &Call<'_>) -> Result<Xml, ApiError> {
     let (page, next) = call.paginate(all, |pol| pol.arn.clone())?;
     let mut x = Xml::new();
     x.list("Policies", page, |x, pol| {
-        write_policy(x, &usage, pol, false)
+        write_policy(x, &usage, pol, Shown::Listed)
     });
     page_footer(&mut x, next);
     Ok(x)

@@ -8,21 +8,25 @@ use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::xml::Xml;
 
-/// The `<User>` shape.
-pub fn write_user(x: &mut Xml, call: &Call<'_>, user: &User, with_tags: bool) {
+/// The `<User>` shape: with the permissions boundary and tags (`detail`, GetUser and
+/// CreateUser), or without them, as AWS's lists (ListUsers, GetGroup) answer.
+pub fn write_user(x: &mut Xml, call: &Call<'_>, user: &User, detail: bool) {
     x.text("Path", &user.path)
         .text("UserName", &user.name)
         .text("UserId", &user.user_id)
         .text("Arn", &call.arn("user", &user.path, &user.name))
         .text("CreateDate", &user.create_date)
         .opt("PasswordLastUsed", user.password_last_used.as_deref());
+    if !detail {
+        return;
+    }
     if let Some(arn) = &user.permissions_boundary {
         x.elem("PermissionsBoundary", |x| {
             x.text("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
                 .text("PermissionsBoundaryArn", arn);
         });
     }
-    if with_tags && !user.tags.is_empty() {
+    if !user.tags.is_empty() {
         write_tags(x, &user.tags);
     }
 }
