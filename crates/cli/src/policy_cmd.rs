@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
-    /// Check a policy document as AWS would: prints each finding; exit 0 when valid, 1 when not.
+    /// Check a policy document as AWS would: prints each finding (errors AWS refuses, warnings
+    /// such as actions unknown to the service authorization reference); exit 0 when valid, 1
+    /// when not.
     Validate {
         /// Where the policy is used; each kind has its own rules and size limit.
         #[arg(long, value_enum, default_value_t = Kind::Identity)]
@@ -104,8 +106,11 @@ fn finding_json(f: &Finding) -> Value {
 
 fn run_validate(kind: PolicyKind, as_json: bool, file: &str) -> Result<ExitCode> {
     let text = read_input(file)?;
-    let findings = validate(&text, kind);
+    let mut findings = validate(&text, kind);
     let valid = !findings.iter().any(Finding::is_error);
+    // Actions AWS's service authorization reference does not know: warnings, as IAM Access
+    // Analyzer gives them (AWS accepts such documents).
+    findings.extend(portcullis_iam::service_reference::action_findings(&text));
     if as_json {
         let list: Vec<Value> = findings.iter().map(finding_json).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);

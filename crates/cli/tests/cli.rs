@@ -77,6 +77,22 @@ fn validate_exits_1_and_names_the_statement() {
 }
 
 #[test]
+fn validate_warns_about_actions_the_service_reference_does_not_know() {
+    let out = portcullis(
+        &["policy", "validate", "-"],
+        Some(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:GetObjct","s3:ListBucket"],"Resource":"*"}}"#,
+        ),
+    );
+    // A warning, not an error: AWS accepts the document.
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "warning: Statement[0].Action: s3:GetObjct matches no action of Amazon S3 in the service authorization reference.\nvalid identity policy"
+    );
+}
+
+#[test]
 fn validate_exits_2_when_the_file_cannot_be_read() {
     let out = portcullis(&["policy", "validate", "/nonexistent/policy.json"], None);
     assert_eq!(out.status.code(), Some(2));

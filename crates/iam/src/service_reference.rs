@@ -163,6 +163,64 @@ pub static REFERENCE: LazyLock<Reference> = LazyLock::new(|| match Reference::pa
     }
 });
 
+/// Warnings for the action patterns of `text` that name nothing AWS's service authorization
+/// reference (or Portcullis) knows: an unknown service prefix, or a pattern that matches no
+/// action of its service (a typo such as `s3:GetObjct`). A document that does not parse has
+/// none (its errors come from the policy's own validation).
+pub fn action_findings(text: &str) -> Vec<portcullis_policy::Finding> {
+    use portcullis_policy::Finding;
+    let Ok(policy) = portcullis_policy::Policy::parse(text) else {
+        return Vec::new();
+    };
+    let reference = &*REFERENCE;
+    let mut out = Vec::new();
+    for (i, statement) in policy.statements.iter().enumerate() {
+        let element = if statement.action.negated {
+            "NotAction"
+        } else {
+            "Action"
+        };
+        for pattern in &statement.action.patterns {
+            let text = pattern.text.as_str();
+            if text == "*" {
+                continue;
+            }
+            let at = format!("Statement[{i}].{element}");
+            let Some((prefix, _)) = text.split_once(':') else {
+                continue;
+            };
+            let clause = portcullis_policy::ActionClause {
+                negated: false,
+                patterns: vec![pattern.clone()],
+            };
+            if prefix.contains(['*', '?']) {
+                if !reference.services.iter().any(|s| s.granted_by(&clause)) {
+                    out.push(Finding::warning(
+                        at,
+                        format!("{text} matches no action of any service in the service authorization reference."),
+                    ));
+                }
+                continue;
+            }
+            match reference.service(prefix) {
+                None => out.push(Finding::warning(
+                    at,
+                    format!("The service prefix {prefix} (in {text}) is not in the service authorization reference."),
+                )),
+                Some(service) if !service.granted_by(&clause) => out.push(Finding::warning(
+                    at,
+                    format!(
+                        "{text} matches no action of {} in the service authorization reference.",
+                        service.name
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    out
+}
+
 impl Service {
     /// Whether `clause` covers at least one of this service's actions.
     pub fn granted_by(&self, clause: &ActionClause) -> bool {
@@ -195,6 +253,26 @@ mod tests {
         );
         assert!(r.canonical_action("s3:NoSuchThing").is_none());
         assert!(r.canonical_action("nosuchservice:Get").is_none());
+    }
+
+    #[test]
+    fn unknown_actions_and_services_are_warned_about() {
+        let findings = action_findings(
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":["s3:GetObjct","s3:Get*","iam:*","*","sts:AssumeRole"],"Resource":"*"},
+                {"Effect":"Allow","NotAction":["nosuch:Thing","*:Zzz*"],"Resource":"*"}]}"#,
+        );
+        let lines: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "Statement[0].Action: s3:GetObjct matches no action of Amazon S3 in the service authorization reference.",
+                "Statement[1].NotAction: The service prefix nosuch (in nosuch:Thing) is not in the service authorization reference.",
+                "Statement[1].NotAction: *:Zzz* matches no action of any service in the service authorization reference.",
+            ]
+        );
+        assert!(findings.iter().all(|f| !f.is_error()));
+        assert!(action_findings("not json").is_empty());
     }
 
     #[test]

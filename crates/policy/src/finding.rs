@@ -31,7 +31,8 @@ impl Finding {
         }
     }
 
-    pub(crate) fn warning(location: impl Into<String>, message: impl Into<String>) -> Finding {
+    /// A warning (for checks outside this crate, such as the service authorization reference).
+    pub fn warning(location: impl Into<String>, message: impl Into<String>) -> Finding {
         Finding {
             severity: Severity::Warning,
             location: location.into(),
