@@ -419,6 +419,17 @@ pub(crate) fn identity(caller: &Caller, service: &IamService) -> UserIdentity {
                 federating_user,
                 federating_user_id,
                 ..
+            } if federating_user.is_empty() => Some(SessionIssuer {
+                kind: "Root".into(),
+                principal_id: federating_user_id.clone(),
+                arn: format!("arn:aws:iam::{}:root", caller.account_id),
+                account_id: caller.account_id.clone(),
+                user_name: "root".into(),
+            }),
+            SessionPrincipal::FederatedUser {
+                federating_user,
+                federating_user_id,
+                ..
             } => {
                 let path = service
                     .snapshot()

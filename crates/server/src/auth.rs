@@ -70,7 +70,8 @@ impl Caller {
     }
 
     /// The caller's identity policies and boundary: a user's own (and its groups'), a role
-    /// session's role's, a federated user's federating user's. Root has none.
+    /// session's role's, a federated user's federating user's (the root user's full access for
+    /// its federation sessions). Root has none: the engine allows it its own account.
     pub fn policies(&self, snapshot: &Snapshot) -> Option<Arc<PrincipalPolicies>> {
         match &self.identity {
             Identity::Root | Identity::Anonymous => None,
@@ -78,6 +79,11 @@ impl Caller {
             Identity::AssumedRole { role_name, .. } => {
                 snapshot.role_policies(&self.account_id, role_name)
             }
+            // The root user's federation session: the root user's full access, which its
+            // session policy limits (without one it has no permissions, as for any).
+            Identity::FederatedUser {
+                federating_user, ..
+            } if federating_user.is_empty() => Some(snapshot.root_policies(&self.account_id)),
             Identity::FederatedUser {
                 federating_user, ..
             } => snapshot.user_policies(&self.account_id, federating_user),
@@ -480,29 +486,41 @@ fn session_caller(snapshot: &Snapshot, claims: Arc<SessionClaims>) -> Result<Cal
             federating_user,
             federating_user_id,
         } => {
-            let user = account
-                .users
-                .get(&federating_user.to_lowercase())
-                .filter(|u| &u.user_id == federating_user_id)
-                .ok_or_else(invalid_token)?;
+            // The root user's federation session names no user (and its federating id is the
+            // account's); an IAM user's must still be that same user.
+            let (user_arn, federating, user_tags) =
+                if federating_user.is_empty() && *federating_user_id == account_id {
+                    (None, String::new(), &[][..])
+                } else {
+                    let user = account
+                        .users
+                        .get(&federating_user.to_lowercase())
+                        .filter(|u| &u.user_id == federating_user_id)
+                        .ok_or_else(invalid_token)?;
+                    (
+                        Some(format!(
+                            "arn:aws:iam::{account_id}:user{}{}",
+                            user.path, user.name
+                        )),
+                        user.name.clone(),
+                        &user.tags[..],
+                    )
+                };
             let arn = format!("arn:aws:sts::{account_id}:federated-user/{name}");
             Ok(Caller {
                 principal: Principal::FederatedUser {
                     arn: arn.clone(),
                     account: account_id.clone(),
                     name: name.clone(),
-                    user_arn: Some(format!(
-                        "arn:aws:iam::{account_id}:user{}{}",
-                        user.path, user.name
-                    )),
+                    user_arn,
                 },
                 identity: Identity::FederatedUser {
                     name: name.clone(),
-                    federating_user: user.name.clone(),
+                    federating_user: federating,
                 },
                 arn,
                 user_id: format!("{account_id}:{name}"),
-                tags: merge_tags(&user.tags, &claims.tags),
+                tags: merge_tags(user_tags, &claims.tags),
                 access_key_id: claims.access_key_id.clone(),
                 account_id,
                 session: Some(claims),

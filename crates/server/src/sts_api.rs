@@ -616,11 +616,14 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     let p = call.params;
     let name = p.required("Name")?;
     sts::check_federated_name(name)?;
-    let federating_user = match (&caller.identity, caller.is_session()) {
-        (Identity::User { name }, false) => name.clone(),
+    // An IAM user's long-term credentials, or the root user's (which AWS allows, with a
+    // session of at most an hour); the root user is named by an empty federating user.
+    let (federating_user, root) = match (&caller.identity, caller.is_session()) {
+        (Identity::User { name }, false) => (name.clone(), false),
+        (Identity::Root, false) => (String::new(), true),
         _ => {
             return Err(ApiError::access_denied(
-                "GetFederationToken must be called with the long-term credentials of an IAM user.",
+                "GetFederationToken must be called with long-term credentials: an IAM user's or the root user's.",
             ));
         }
     };
@@ -635,7 +638,7 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     sts::check_session_tags(&tags, &[])?;
     let duration = p.int("DurationSeconds", 0, 129_600)?;
     sts::check_session_policy_shape(policy, &policy_arns)?;
-    let seconds = sts::token_session_duration(duration, false)?;
+    let seconds = sts::token_session_duration(duration, root)?;
     let arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account_id);
     let actions: &[&str] = if tags.is_empty() {
         &["sts:GetFederationToken"]

@@ -1044,3 +1044,91 @@ async fn an_aws_managed_policy_grants_what_awss_document_grants() {
         answer.body
     );
 }
+
+/// The root user may call GetFederationToken (AWS allows it, for at most an hour): the session
+/// has the root user's access as limited by its session policy, and none without one.
+#[tokio::test]
+async fn the_root_users_federation_session_is_limited_by_its_session_policy() {
+    let server = TestServer::start().await;
+    let service = service_creds(&server).await;
+    let sts = server.sts(common::ROOT_KEY, common::ROOT_SECRET, None);
+    let too_long = sts
+        .get_federation_token()
+        .name("ops")
+        .duration_seconds(7200)
+        .send()
+        .await;
+    assert!(
+        too_long.is_err(),
+        "a root federation session lasts at most an hour"
+    );
+    let session = |policy: Option<&'static str>| {
+        let sts = sts.clone();
+        async move {
+            let made = sts
+                .get_federation_token()
+                .name("ops")
+                .set_policy(policy.map(str::to_owned))
+                .send()
+                .await
+                .expect("root federation token");
+            let c = made.credentials().expect("credentials");
+            let lasts = c.expiration().secs() - time::OffsetDateTime::now_utc().unix_timestamp();
+            assert!((3590..=3600).contains(&lasts), "{lasts}");
+            assert_eq!(
+                made.federated_user().map(|f| f.arn()),
+                Some(format!("arn:aws:sts::{ACCOUNT}:federated-user/ops").as_str())
+            );
+            Creds {
+                key: c.access_key_id().to_owned(),
+                secret: c.secret_access_key().to_owned(),
+                token: Some(c.session_token().to_owned()),
+            }
+        }
+    };
+    let limited = session(Some(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-a/*"}}"#,
+    ))
+    .await;
+    let outcomes = |creds: Creds| {
+        let (server, service) = (&server, &service);
+        async move {
+            let get = ClientCall::signed("GET", "/bucket-a/k", b"", &creds, "s3");
+            let answer = ask_json(
+                server,
+                service,
+                &input(
+                    get.json(),
+                    vec![
+                        pair("s3:GetObject", "arn:aws:s3:::bucket-a/k"),
+                        pair("s3:GetObject", "arn:aws:s3:::bucket-b/k"),
+                        pair("iam:CreateUser", "arn:aws:iam::111122223333:user/x"),
+                    ],
+                ),
+            )
+            .await;
+            assert_eq!(
+                answer.body["principal"]["arn"],
+                format!("arn:aws:sts::{ACCOUNT}:federated-user/ops")
+            );
+            (0..3)
+                .map(|i| {
+                    answer.result(i)["outcome"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        outcomes(limited).await,
+        ["allowed", "implicitDeny", "implicitDeny"]
+    );
+    // Without a session policy the session has no permissions at all.
+    let bare = session(None).await;
+    assert_eq!(
+        outcomes(bare).await,
+        ["implicitDeny", "implicitDeny", "implicitDeny"]
+    );
+}

@@ -1220,10 +1220,22 @@ async fn access_key_info_names_the_account() {
         ),
         "ValidationError"
     );
-    // Root may not federate (GetFederationToken takes an IAM user's long-term credentials).
+    // Root may federate (as AWS allows); a session's credentials may not.
     let root = server.sts(ROOT_KEY, ROOT_SECRET, None);
+    root.get_federation_token()
+        .name("root-fed")
+        .send()
+        .await
+        .unwrap();
+    let session = sts.get_session_token().send().await.unwrap();
+    let c = session.credentials().unwrap();
+    let from_session = server.sts(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token()),
+    );
     assert_eq!(
-        code(root.get_federation_token().name("root-fed").send().await),
+        code(from_session.get_federation_token().name("x").send().await),
         "AccessDenied"
     );
 }

@@ -101,6 +101,25 @@ impl Snapshot {
         Some(self.remember(key, policies, boundary))
     }
 
+    /// The identity policy of a federation session the root user made: the root user's full
+    /// access (`Allow * on *`, labelled as the root user's), for its session policy to limit.
+    pub fn root_policies(&self, account_id: &str) -> Arc<PrincipalPolicies> {
+        let key = (account_id.to_owned(), "root".to_owned());
+        if let Some(hit) = self.cached(&key) {
+            return hit;
+        }
+        let mut policies = Vec::new();
+        if let Ok(policy) = portcullis_policy::Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        ) {
+            policies.push(LabeledPolicy {
+                label: format!("arn:aws:iam::{account_id}:root (the root user's access)"),
+                policy,
+            });
+        }
+        self.remember(key, policies, None)
+    }
+
     /// The compiled identity policies and boundary of a role, as its sessions are authorized
     /// (a session policy, when a session has one, is the caller's to add).
     pub fn role_policies(
