@@ -974,3 +974,57 @@ print("Description" in made, got.get("Description"), got.get("Tags"),
         "False reads [] False False True [{'Key': 'k', 'Value': 'v'}]"
     );
 }
+
+/// A managed policy needs the policy language's current version (AWS refuses CreatePolicy and
+/// CreatePolicyVersion without a Version or with 2008-10-17); inline policies take either.
+#[tokio::test]
+async fn managed_policies_need_version_2012_10_17() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    let statement = r#""Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#;
+    for doc in [
+        format!("{{{statement}}}"),
+        format!(r#"{{"Version":"2008-10-17",{statement}}}"#),
+    ] {
+        let r = iam
+            .create_policy()
+            .policy_name("old")
+            .policy_document(&doc)
+            .send()
+            .await;
+        let message = r
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_service_error())
+            .and_then(|e| e.meta().message())
+            .map(str::to_owned);
+        assert_eq!(error_code(r), ("MalformedPolicyDocument".to_owned(), 400));
+        assert_eq!(
+            message.as_deref(),
+            Some("Policy document must be version 2012-10-17 or greater.")
+        );
+    }
+    let made = iam
+        .create_policy()
+        .policy_name("current")
+        .policy_document(format!(r#"{{"Version":"2012-10-17",{statement}}}"#))
+        .send()
+        .await
+        .unwrap();
+    let arn = made.policy().and_then(|p| p.arn()).unwrap().to_owned();
+    let r = iam
+        .create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(format!("{{{statement}}}"))
+        .send()
+        .await;
+    assert_eq!(error_code(r).0, "MalformedPolicyDocument");
+    iam.create_user().user_name("u").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("u")
+        .policy_name("inline")
+        .policy_document(format!("{{{statement}}}"))
+        .send()
+        .await
+        .expect("an inline policy may omit the Version");
+}

@@ -21,7 +21,15 @@ pub fn parse_managed_document(text: &str, kind: PolicyKind) -> IamResult<PolicyD
             "Cannot exceed quota for PolicySize: {MAX_MANAGED_POLICY_SIZE}"
         )));
     }
-    PolicyDocument::parse(text, kind).map_err(IamError::MalformedPolicyDocument)
+    let document = PolicyDocument::parse(text, kind).map_err(IamError::MalformedPolicyDocument)?;
+    // Managed policies (CreatePolicy, CreatePolicyVersion) need the current language version:
+    // AWS refuses one without a Version or with 2008-10-17 (inline policies may have either).
+    if document.parsed.version != Some(portcullis_policy::Version::V2012_10_17) {
+        return Err(IamError::MalformedPolicyDocument(
+            "Policy document must be version 2012-10-17 or greater.".into(),
+        ));
+    }
+    Ok(document)
 }
 
 pub fn policy_arn(account_id: &str, path: &str, name: &str) -> String {
