@@ -244,6 +244,18 @@ fn check_kind(policy: &Policy, kind: PolicyKind, findings: &mut Vec<Finding>) {
             }
             _ => {}
         }
+        // IAM's own checks of the ARNs of the documents it stores (identity policies, inline
+        // or managed, and boundaries).
+        if matches!(kind, PolicyKind::Identity | PolicyKind::Boundary) {
+            if let Some(r) = &s.resource {
+                let element = if r.negated { "NotResource" } else { "Resource" };
+                for p in &r.patterns {
+                    if let Some(message) = iam_resource_error(&p.text) {
+                        findings.push(Finding::error(format!("{at}.{element}"), message));
+                    }
+                }
+            }
+        }
         if kind == PolicyKind::Trust {
             for p in &s.action.patterns {
                 let service = p.text.split_once(':').map(|(svc, _)| svc);
@@ -278,9 +290,112 @@ fn check_kind(policy: &Policy, kind: PolicyKind, findings: &mut Vec<Finding>) {
     }
 }
 
+/// What an IAM resource path may start with (besides `*` and `root`), as AWS lists it.
+const IAM_RESOURCE_PATHS: [&str; 13] = [
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+];
+
+/// AWS's error for a resource ARN IAM refuses in a document it stores: an IAM ARN with a
+/// region or a resource path that names no IAM resource type, an S3 bucket or object ARN
+/// (no account) with a region.
+fn iam_resource_error(text: &str) -> Option<String> {
+    let seg = crate::arn::segments(text).filter(|s| s[0] == "arn")?;
+    let (service, region, account, resource) = (seg[2], seg[3], seg[4], seg[5]);
+    match service {
+        "iam" if !region.is_empty() => Some(format!(
+            "IAM resource {text} cannot contain region information."
+        )),
+        "iam"
+            if !(resource == "*"
+                || resource == "root"
+                || IAM_RESOURCE_PATHS.iter().any(|p| resource.starts_with(p))) =>
+        {
+            Some(format!(
+                "IAM resource path must either be \"*\", root, or start with {}.",
+                IAM_RESOURCE_PATHS.join(", ")
+            ))
+        }
+        // A bucket or object ARN has neither region nor account; S3's other resources (access
+        // points, Access Grants, Outposts) have both.
+        "s3" if !region.is_empty()
+            && account.is_empty()
+            && !resource.starts_with("accesspoint/") =>
+        {
+            Some(format!(
+                "Resource {text} can not contain region information."
+            ))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iam_refuses_iam_arns_with_a_region_or_a_bad_path_and_s3_arns_with_a_region() {
+        let doc = |resource: &str| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"s3:ListBucket","Resource":"{resource}"}}}}"#
+            )
+        };
+        for (resource, message) in [
+            (
+                "arn:aws:iam:us-east-1:111122223333:user/x",
+                "IAM resource arn:aws:iam:us-east-1:111122223333:user/x cannot contain region information.",
+            ),
+            (
+                "arn:aws:iam:::example_bucket",
+                "IAM resource path must either be \"*\", root, or start with user/, federated-user/, role/, group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/.",
+            ),
+            (
+                "arn:aws:s3:us-east-1::example_bucket",
+                "Resource arn:aws:s3:us-east-1::example_bucket can not contain region information.",
+            ),
+        ] {
+            let findings = validate(&doc(resource), PolicyKind::Identity);
+            let errors: Vec<&str> = findings
+                .iter()
+                .filter(|f| f.is_error())
+                .map(|f| f.message.as_str())
+                .collect();
+            assert_eq!(errors, [message], "{resource}");
+            // A permissions boundary is IAM's to check too.
+            assert!(
+                validate(&doc(resource), PolicyKind::Boundary)
+                    .iter()
+                    .any(Finding::is_error)
+            );
+        }
+        for fine in [
+            "arn:aws:iam::111122223333:root",
+            "arn:aws:iam::*:role/*",
+            "arn:aws:iam::111122223333:*",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:s3:us-west-2:111122223333:accesspoint/ap",
+            "arn:aws:s3:::bucket/*",
+        ] {
+            assert!(
+                !validate(&doc(fine), PolicyKind::Identity)
+                    .iter()
+                    .any(Finding::is_error),
+                "{fine}"
+            );
+        }
+    }
 
     fn messages(text: &str, kind: PolicyKind) -> Vec<String> {
         validate(text, kind)
