@@ -51,7 +51,7 @@ impl PolicyDocument {
     /// Parses and validates `text` as a `kind` policy; the error is AWS's
     /// `MalformedPolicyDocument` message.
     pub fn parse(text: &str, kind: PolicyKind) -> Result<PolicyDocument, String> {
-        let parsed = parse_policy(text, kind).map_err(|e| e.first_message())?;
+        let parsed = parse_policy(text, kind).map_err(|e| e.aws_message())?;
         Ok(PolicyDocument {
             text: text.to_owned(),
             kind,
@@ -65,13 +65,14 @@ impl PolicyDocument {
     /// holder's aggregate).
     pub fn parse_unbounded(text: &str, kind: PolicyKind) -> Result<PolicyDocument, String> {
         let findings = portcullis_policy::validate(text, kind);
-        if let Some(e) = findings
-            .iter()
-            .find(|f| f.is_error() && !f.message.contains("quota for PolicySize"))
-        {
-            return Err(e.to_string());
+        let errors: Vec<portcullis_policy::Finding> = findings
+            .into_iter()
+            .filter(|f| f.is_error() && !f.message.contains("quota for PolicySize"))
+            .collect();
+        if !errors.is_empty() {
+            return Err(portcullis_policy::PolicyError { findings: errors }.aws_message());
         }
-        let parsed = portcullis_policy::Policy::parse(text).map_err(|e| e.first_message())?;
+        let parsed = portcullis_policy::Policy::parse(text).map_err(|e| e.aws_message())?;
         Ok(PolicyDocument {
             text: text.to_owned(),
             kind,

@@ -215,7 +215,7 @@ pub fn check_session_policies(
             )));
         }
         portcullis_policy::parse_policy(text, PolicyKind::Session)
-            .map_err(|e| IamError::MalformedPolicyDocument(e.first_message()))?;
+            .map_err(|e| IamError::MalformedPolicyDocument(e.aws_message()))?;
     }
     for arn in arns {
         policies::find(account, arn)?;

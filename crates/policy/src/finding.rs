@@ -73,6 +73,35 @@ impl PolicyError {
     }
 }
 
+/// AWS's own sentences that our messages extend with a located detail (`Syntax errors in
+/// policy: unexpected end (line 1, column 9).`): the IAM API answers the sentence alone, as
+/// AWS does; `portcullis policy validate` shows the detail.
+const AWS_SENTENCES: &[&str] = &[
+    "Syntax errors in policy.",
+    "Statement IDs (SID) in a single policy must be unique.",
+    "Resource vendor must be fully qualified and cannot contain regexes.",
+    "AssumeRole policy may only specify STS AssumeRole actions.",
+    "Has prohibited field Resource.",
+];
+
+impl PolicyError {
+    /// The first error as AWS's `MalformedPolicyDocument` message: without our location, and
+    /// cut to AWS's sentence where ours adds a detail to it.
+    pub fn aws_message(&self) -> String {
+        let Some(first) = self.findings.iter().find(|f| f.is_error()) else {
+            return "Syntax errors in policy.".to_owned();
+        };
+        let message = first.message.as_str();
+        for sentence in AWS_SENTENCES {
+            let stem = sentence.trim_end_matches('.');
+            if message.starts_with(&format!("{stem}:")) || message.contains(sentence) {
+                return (*sentence).to_owned();
+            }
+        }
+        message.to_owned()
+    }
+}
+
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let mut first = true;
@@ -88,3 +117,43 @@ impl fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+#[cfg(test)]
+mod aws_message_tests {
+    use super::*;
+
+    fn error(location: &str, message: &str) -> PolicyError {
+        PolicyError {
+            findings: vec![
+                Finding::warning("", "a warning first"),
+                Finding::error(location, message),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_iam_api_answers_awss_sentence_without_our_location() {
+        for (ours, aws) in [
+            (
+                "Syntax errors in policy: expected value (line 1, column 2).",
+                "Syntax errors in policy.",
+            ),
+            (
+                "Statement IDs (SID) in a single policy must be unique: \"a\".",
+                "Statement IDs (SID) in a single policy must be unique.",
+            ),
+            (
+                "Resource x:*:y: Resource vendor must be fully qualified and cannot contain regexes.",
+                "Resource vendor must be fully qualified and cannot contain regexes.",
+            ),
+            (
+                "Policy document should not specify a principal.",
+                "Policy document should not specify a principal.",
+            ),
+        ] {
+            let e = error("Statement[0]", ours);
+            assert_eq!(e.aws_message(), aws);
+            assert!(e.first_message().starts_with("Statement[0]: "));
+        }
+    }
+}

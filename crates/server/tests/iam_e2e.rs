@@ -1028,3 +1028,46 @@ async fn managed_policies_need_version_2012_10_17() {
         .await
         .expect("an inline policy may omit the Version");
 }
+
+/// A refused policy document gets AWS's MalformedPolicyDocument message, without our location
+/// and detail (which `portcullis policy validate` shows).
+#[tokio::test]
+async fn malformed_policies_get_awss_messages() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    iam.create_user().user_name("u").send().await.unwrap();
+    for (doc, message) in [
+        (
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject""#,
+            "Syntax errors in policy.".to_owned(),
+        ),
+        (
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}}"#,
+            "Policy document should not specify a principal.".to_owned(),
+        ),
+        (
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Sid":"a","Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#,
+            "Statement IDs (SID) in a single policy must be unique.".to_owned(),
+        ),
+        (
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam:us-east-1:111122223333:user/u"}}"#,
+            "IAM resource arn:aws:iam:us-east-1:111122223333:user/u cannot contain region information.".to_owned(),
+        ),
+    ] {
+        let r = iam
+            .put_user_policy()
+            .user_name("u")
+            .policy_name("p")
+            .policy_document(doc)
+            .send()
+            .await;
+        let got = r
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_service_error())
+            .and_then(|e| e.meta().message())
+            .map(str::to_owned);
+        assert_eq!(error_code(r).0, "MalformedPolicyDocument", "{doc}");
+        assert_eq!(got, Some(message), "{doc}");
+    }
+}
