@@ -347,7 +347,8 @@ fn string_list(
     }
 }
 
-/// `service:Name`, where the service is made of letters, digits and `-` (wildcards allowed).
+/// `service:Name`, where the service is made of letters, digits, `-` and `.` (AWS accepts
+/// `s3.s:ListBucket`; wildcards allowed).
 fn valid_action(action: &str) -> bool {
     let Some((service, name)) = action.split_once(':') else {
         return false;
@@ -356,21 +357,24 @@ fn valid_action(action: &str) -> bool {
         && !name.is_empty()
         && service
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '*' | '?'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '?'))
         && !name.contains(|c: char| c.is_whitespace() || c == ':')
 }
 
-/// `*` or an ARN with six segments and a fixed service.
+/// `*` or an ARN: `arn:PARTITION:SERVICE` with a fixed service, and the rest optional (AWS
+/// accepts `arn:aws:fdsasf`, which matches only itself).
 fn check_resource(resource: &str) -> Result<(), String> {
     if resource == "*" {
         return Ok(());
     }
-    let Some(seg) = crate::arn::segments(resource).filter(|s| s[0] == "arn") else {
+    let mut parts = resource.splitn(4, ':');
+    let (arn, _partition, service) = (parts.next(), parts.next(), parts.next());
+    let (Some("arn"), Some(service)) = (arn, service) else {
         return Err(format!(
             "Resource {resource} must be in ARN format or \"*\"."
         ));
     };
-    if seg[2].is_empty() || seg[2].contains(['*', '?']) {
+    if service.is_empty() || service.contains(['*', '?']) {
         return Err(format!(
             "Resource {resource}: Resource vendor must be fully qualified and cannot contain regexes."
         ));
@@ -456,10 +460,19 @@ fn parse_conditions(
     for (name, keys) in operators {
         let op_at = join(at, name);
         let Some(operator) = ConditionOperator::parse(name) else {
-            findings.push(Finding::error(
-                at,
-                format!("Invalid Condition type : {name}."),
-            ));
+            // AWS accepts an unknown operator whose block is empty (it tests nothing, so it is
+            // left out, as an empty block of a known operator is).
+            if matches!(keys, Json::Object(k) if k.is_empty()) {
+                findings.push(Finding::warning(
+                    op_at,
+                    format!("Unknown condition operator {name} with no keys: it tests nothing."),
+                ));
+            } else {
+                findings.push(Finding::error(
+                    at,
+                    format!("Invalid Condition type : {name}."),
+                ));
+            }
             continue;
         };
         let Json::Object(keys) = keys else {
@@ -475,12 +488,20 @@ fn parse_conditions(
         check_duplicates(keys, &op_at, findings);
         for (key, values) in keys {
             let key_at = join(&op_at, key);
-            if !key.contains(':') || key.starts_with(':') || key.contains(char::is_whitespace) {
+            if key.is_empty() || key.contains(char::is_whitespace) {
                 findings.push(Finding::error(
                     key_at.clone(),
                     format!("Condition key \"{key}\": Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
                 ));
                 continue;
+            }
+            if !key.contains(':') || key.starts_with(':') {
+                // AWS accepts it; no request carries such a key, so the condition is decided
+                // as for any key the request lacks.
+                findings.push(Finding::warning(
+                    key_at.clone(),
+                    format!("Condition key \"{key}\" has no vendor prefix (such as aws: or s3:): no request carries it."),
+                ));
             }
             let raw: Option<Vec<String>> = match values {
                 Json::Array(items) => items.iter().map(Json::scalar_text).collect(),
