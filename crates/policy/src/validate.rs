@@ -290,6 +290,48 @@ fn check_kind(policy: &Policy, kind: PolicyKind, findings: &mut Vec<Finding>) {
     }
 }
 
+/// AWS's partitions (and `*`); a policy variable may stand for one.
+const PARTITIONS: [&str; 9] = [
+    "*",
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+];
+
+/// AWS's error for an ARN whose partition is none of AWS's: the ARN is shown with its missing
+/// segments as `*`, as AWS shows it.
+fn partition_error(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("arn:")?;
+    let (partition, rest) = rest.split_once(':').unwrap_or((rest, ""));
+    if PARTITIONS.contains(&partition) || partition.contains("${") {
+        return None;
+    }
+    let parts: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.splitn(4, ':').collect()
+    };
+    let at = |i: usize| {
+        parts
+            .get(i)
+            .copied()
+            .filter(|p| !p.is_empty() || i > 0 || parts.len() > 1)
+            .unwrap_or("*")
+    };
+    Some(format!(
+        "Partition \"{partition}\" is not valid for resource \"arn:{partition}:{}:{}:{}:{}\".",
+        at(0),
+        at(1),
+        at(2),
+        at(3)
+    ))
+}
+
 /// What an IAM resource path may start with (besides `*` and `root`), as AWS lists it.
 const IAM_RESOURCE_PATHS: [&str; 13] = [
     "user/",
@@ -311,6 +353,9 @@ const IAM_RESOURCE_PATHS: [&str; 13] = [
 /// region or a resource path that names no IAM resource type, an S3 bucket or object ARN
 /// (no account) with a region.
 fn iam_resource_error(text: &str) -> Option<String> {
+    if let Some(message) = partition_error(text) {
+        return Some(message);
+    }
     let seg = crate::arn::segments(text).filter(|s| s[0] == "arn")?;
     let (service, region, account, resource) = (seg[2], seg[3], seg[4], seg[5]);
     match service {
@@ -380,7 +425,23 @@ mod tests {
                     .any(Finding::is_error)
             );
         }
+        assert_eq!(
+            validate(&doc("arn:b:s3:::bucket"), PolicyKind::Identity)
+                .iter()
+                .filter(|f| f.is_error())
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>(),
+            ["Partition \"b\" is not valid for resource \"arn:b:s3:::bucket\"."]
+        );
+        assert!(
+            validate(&doc("arn:b:s3"), PolicyKind::Identity)
+                .iter()
+                .any(|f| f.message
+                    == "Partition \"b\" is not valid for resource \"arn:b:s3:*:*:*\".")
+        );
         for fine in [
+            "arn:aws-cn:s3:::bucket",
+            "arn:*:s3:::bucket",
             "arn:aws:iam::111122223333:root",
             "arn:aws:iam::*:role/*",
             "arn:aws:iam::111122223333:*",
