@@ -6,20 +6,50 @@ use crate::model::Tag;
 /// User and role names: 1-64 characters of `[\w+=,.@-]`; groups, policies and instance
 /// profiles allow 128.
 pub fn check_name(what: &str, name: &str, max: usize) -> IamResult<()> {
+    let mut violations = Vec::new();
     if name.is_empty() || name.chars().count() > max {
-        return Err(IamError::ValidationError(format!(
-            "1 validation error detected: Value '{name}' at '{what}' failed to satisfy constraint: Member must have length less than or equal to {max} and greater than or equal to 1"
-        )));
+        violations.push(format!(
+            "Value '{name}' at '{what}' failed to satisfy constraint: Member must have length less than or equal to {max} and greater than or equal to 1"
+        ));
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
     {
-        return Err(IamError::ValidationError(format!(
-            "1 validation error detected: Value '{name}' at '{what}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
-        )));
+        violations.push(format!(
+            "Value '{name}' at '{what}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+        ));
     }
-    Ok(())
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(coral(&violations))
+    }
+}
+
+/// The checks of one request's parameters, as AWS's request validation reports them: every
+/// violation of the model in one `ValidationError` ("2 validation errors detected: ...");
+/// when there is none, the first other error.
+pub fn all_valid(results: impl IntoIterator<Item = IamResult<()>>) -> IamResult<()> {
+    let mut violations = Vec::new();
+    let mut other = None;
+    for result in results {
+        match result {
+            Ok(()) => {}
+            Err(IamError::ValidationError(m)) if m.contains(" detected: ") => {
+                let listed = m.split_once(" detected: ").map_or("", |(_, v)| v);
+                violations.extend(listed.split("; ").map(str::to_owned));
+            }
+            Err(e) => {
+                other.get_or_insert(e);
+            }
+        }
+    }
+    match (violations.is_empty(), other) {
+        (false, _) => Err(coral(&violations)),
+        (true, Some(e)) => Err(e),
+        (true, None) => Ok(()),
+    }
 }
 
 /// Paths: `/` or `/a/b/`, at most 512 characters of printable ASCII without spaces.
@@ -156,6 +186,42 @@ mod tests {
             key: key.into(),
             value: value.into(),
         }
+    }
+
+    #[test]
+    fn a_requests_violations_are_listed_together() {
+        let long = "a".repeat(65);
+        let err = all_valid([
+            check_name("userName", &format!("{long}!"), 64),
+            check_path("nopath"),
+            check_tags(&[], &[tag("aws:x", "v")]).map(|_| ()),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("3 validation errors detected: Value '"),
+            "{text}"
+        );
+        assert!(
+            text.contains("at 'userName' failed to satisfy constraint: Member must have length")
+        );
+        assert!(text.contains(
+            "at 'userName' failed to satisfy constraint: Member must satisfy regular expression"
+        ));
+        assert!(text.contains("Value 'nopath' at 'path'"));
+        // Without a model violation, the first other error is answered.
+        let err = all_valid([
+            check_name("userName", "ok", 64),
+            check_tags(&[], &[tag("aws:x", "v")]).map(|_| ()),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err,
+            IamError::InvalidInput(
+                "Tag keys starting with 'aws:' are reserved for AWS use.".into()
+            )
+        );
+        assert!(all_valid([check_name("userName", "ok", 64), check_path("/")]).is_ok());
     }
 
     #[test]

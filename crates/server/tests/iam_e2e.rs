@@ -1071,3 +1071,42 @@ async fn malformed_policies_get_awss_messages() {
         assert_eq!(got, Some(message), "{doc}");
     }
 }
+
+/// Every violation of a request's model is listed in one ValidationError, as AWS's request
+/// validation answers, and nothing is created.
+#[tokio::test]
+async fn every_violation_of_a_request_is_listed() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    let r = iam
+        .create_user()
+        .user_name("bad name")
+        .path("no-slashes")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("k".repeat(129))
+                .value("v")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    let message = r
+        .as_ref()
+        .err()
+        .and_then(|e| e.as_service_error())
+        .and_then(|e| e.meta().message())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(error_code(r), ("ValidationError".to_owned(), 400));
+    assert!(
+        message.starts_with("3 validation errors detected: Value 'bad name' at 'userName'"),
+        "{message}"
+    );
+    assert!(
+        message.contains("; Value 'no-slashes' at 'path'"),
+        "{message}"
+    );
+    assert!(message.contains("at 'tags.1.member.key'"), "{message}");
+    assert!(iam.list_users().send().await.unwrap().users().is_empty());
+}

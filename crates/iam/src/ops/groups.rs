@@ -4,7 +4,7 @@
 use crate::error::{IamError, IamResult};
 use crate::ids::{IdKind, new_id};
 use crate::model::{Group, User, now_timestamp};
-use crate::names::{check_name, check_path};
+use crate::names::{all_valid, check_name, check_path};
 use crate::state::{AccountState, IamState, Touched};
 
 pub const MAX_GROUPS: usize = 300;
@@ -17,9 +17,8 @@ pub fn create_group(
     name: &str,
     path: Option<&str>,
 ) -> IamResult<Group> {
-    check_name("groupName", name, 128)?;
     let path = path.unwrap_or("/");
-    check_path(path)?;
+    all_valid([check_name("groupName", name, 128), check_path(path)])?;
     let account = state.account_mut(account_id)?;
     if account.groups.contains_key(&name.to_lowercase()) {
         return Err(IamError::EntityAlreadyExists(format!(

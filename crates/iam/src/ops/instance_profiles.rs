@@ -4,7 +4,7 @@
 use crate::error::{IamError, IamResult};
 use crate::ids::{IdKind, new_id};
 use crate::model::{InstanceProfile, Tag, now_timestamp};
-use crate::names::{check_name, check_path, check_tags};
+use crate::names::{all_valid, check_name, check_path, check_tags};
 use crate::state::{AccountState, IamState, Touched};
 
 /// The most instance profiles an account may have.
@@ -20,9 +20,12 @@ pub fn create_instance_profile(
     path: Option<&str>,
     tags: &[Tag],
 ) -> IamResult<InstanceProfile> {
-    check_name("instanceProfileName", name, 128)?;
     let path = path.unwrap_or("/");
-    check_path(path)?;
+    all_valid([
+        check_name("instanceProfileName", name, 128),
+        check_path(path),
+        check_tags(&[], tags).map(|_| ()),
+    ])?;
     let tags = check_tags(&[], tags)?;
     let account = state.account_mut(account_id)?;
     if account.instance_profiles.contains_key(&name.to_lowercase()) {

@@ -6,7 +6,7 @@ use crate::aws_managed::aws_managed;
 use crate::error::{IamError, IamResult};
 use crate::ids::{IdKind, new_id};
 use crate::model::{ManagedPolicy, PolicyDocument, PolicyVersion, Tag, now_timestamp};
-use crate::names::{check_name, check_path, check_tags};
+use crate::names::{all_valid, check_name, check_path, check_tags};
 use crate::state::{AccountState, IamState, Touched};
 
 pub const MAX_POLICIES: usize = 1_500;
@@ -69,9 +69,12 @@ pub fn create_policy(
     description: Option<&str>,
     tags: &[Tag],
 ) -> IamResult<ManagedPolicy> {
-    check_name("policyName", name, 128)?;
     let path = path.unwrap_or("/");
-    check_path(path)?;
+    all_valid([
+        check_name("policyName", name, 128),
+        check_path(path),
+        check_tags(&[], tags).map(|_| ()),
+    ])?;
     if description.is_some_and(|d| d.chars().count() > 1000) {
         return Err(IamError::ValidationError(
             "The description must be at most 1000 characters.".into(),

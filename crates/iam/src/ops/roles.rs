@@ -8,7 +8,7 @@ use portcullis_policy::{PolicyKind, policy_size};
 use crate::error::{IamError, IamResult};
 use crate::ids::{IdKind, new_id};
 use crate::model::{PolicyDocument, Role, Tag, now_timestamp};
-use crate::names::{check_name, check_path, check_tags};
+use crate::names::{all_valid, check_name, check_path, check_tags};
 use crate::state::{IamState, Touched};
 
 /// The most roles an account may have.
@@ -123,9 +123,12 @@ pub fn create_role(
     account_id: &str,
     new: &NewRole<'_>,
 ) -> IamResult<Role> {
-    check_name("roleName", new.name, 64)?;
     let path = new.path.unwrap_or("/");
-    check_path(path)?;
+    all_valid([
+        check_name("roleName", new.name, 64),
+        check_path(path),
+        check_tags(&[], new.tags).map(|_| ()),
+    ])?;
     if let Some(d) = new.description {
         check_description(d)?;
     }

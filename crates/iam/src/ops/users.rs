@@ -3,7 +3,7 @@
 use crate::error::{IamError, IamResult};
 use crate::ids::{IdKind, new_id};
 use crate::model::{Tag, User, now_timestamp};
-use crate::names::{check_name, check_path, check_tags};
+use crate::names::{all_valid, check_name, check_path, check_tags};
 use crate::state::{AccountState, IamState, Touched};
 
 pub fn create_user(
@@ -15,9 +15,12 @@ pub fn create_user(
     boundary: Option<&str>,
     tags: &[Tag],
 ) -> IamResult<User> {
-    check_name("userName", name, 64)?;
     let path = path.unwrap_or("/");
-    check_path(path)?;
+    all_valid([
+        check_name("userName", name, 64),
+        check_path(path),
+        check_tags(&[], tags).map(|_| ()),
+    ])?;
     let tags = check_tags(&[], tags)?;
     if let Some(arn) = boundary {
         super::attachments::check_boundary_policy(state, account_id, arn)?;
