@@ -992,12 +992,7 @@ async fn managed_policies_need_version_2012_10_17() {
             .policy_document(&doc)
             .send()
             .await;
-        let message = r
-            .as_ref()
-            .err()
-            .and_then(|e| e.as_service_error())
-            .and_then(|e| e.meta().message())
-            .map(str::to_owned);
+        let message = Some(common::error_message(&r));
         assert_eq!(error_code(r), ("MalformedPolicyDocument".to_owned(), 400));
         assert_eq!(
             message.as_deref(),
@@ -1061,12 +1056,7 @@ async fn malformed_policies_get_awss_messages() {
             .policy_document(doc)
             .send()
             .await;
-        let got = r
-            .as_ref()
-            .err()
-            .and_then(|e| e.as_service_error())
-            .and_then(|e| e.meta().message())
-            .map(str::to_owned);
+        let got = Some(common::error_message(&r));
         assert_eq!(error_code(r).0, "MalformedPolicyDocument", "{doc}");
         assert_eq!(got, Some(message), "{doc}");
     }
@@ -1091,13 +1081,7 @@ async fn every_violation_of_a_request_is_listed() {
         )
         .send()
         .await;
-    let message = r
-        .as_ref()
-        .err()
-        .and_then(|e| e.as_service_error())
-        .and_then(|e| e.meta().message())
-        .unwrap_or_default()
-        .to_owned();
+    let message = common::error_message(&r);
     assert_eq!(error_code(r), ("ValidationError".to_owned(), 400));
     assert!(
         message.starts_with("3 validation errors detected: Value 'bad name' at 'userName'"),

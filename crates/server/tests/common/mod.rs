@@ -189,6 +189,21 @@ where
     }
 }
 
+/// The AWS error message of a failed SDK call (empty for a success or no message).
+pub fn error_message<E, R>(
+    result: &Result<R, aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>>,
+) -> String
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata,
+{
+    result
+        .as_ref()
+        .err()
+        .and_then(aws_sdk_iam::error::ProvideErrorMetadata::message)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The configuration tests start with: 127.0.0.1, an ephemeral port, the test account and root
 /// credentials, plain HTTP, no trusted proxies.
 pub fn test_config(dir: &std::path::Path) -> ServerConfig {
