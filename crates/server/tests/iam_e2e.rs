@@ -1094,3 +1094,30 @@ async fn every_violation_of_a_request_is_listed() {
     assert!(message.contains("at 'tags.1.member.key'"), "{message}");
     assert!(iam.list_users().send().await.unwrap().users().is_empty());
 }
+
+/// The account password policy's numbers are checked together: every one out of range is
+/// listed, and no policy is set.
+#[tokio::test]
+async fn password_policy_violations_are_listed_together() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    let r = iam
+        .update_account_password_policy()
+        .minimum_password_length(2)
+        .max_password_age(0)
+        .password_reuse_prevention(5)
+        .send()
+        .await;
+    let message = common::error_message(&r);
+    assert_eq!(error_code(r), ("ValidationError".to_owned(), 400));
+    assert!(
+        message.starts_with("2 validation errors detected: Value '2' at 'minimumPasswordLength'"),
+        "{message}"
+    );
+    assert!(
+        message.contains("; Value '0' at 'maxPasswordAge'"),
+        "{message}"
+    );
+    let r = iam.get_account_password_policy().send().await;
+    assert_eq!(error_code(r).0, "NoSuchEntity");
+}

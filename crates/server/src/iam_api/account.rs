@@ -12,20 +12,37 @@ use crate::xml::Xml;
 
 pub fn update_account_password_policy(call: &Call<'_>) -> Result<Xml, ApiError> {
     let p = call.params;
-    let int = |name: &str, min: i64, max: i64| -> Result<Option<u32>, ApiError> {
-        Ok(p.int(name, min, max)?.and_then(|v| u32::try_from(v).ok()))
+    // Every out-of-range number is listed in one ValidationError, as AWS's request
+    // validation does.
+    let violations = std::cell::RefCell::new(Vec::new());
+    let int = |name: &str, min: i64, max: i64| -> Option<u32> {
+        match p.int(name, min, max) {
+            Ok(v) => v.and_then(|v| u32::try_from(v).ok()),
+            Err(e) => {
+                let listed = e.message.split_once(" detected: ").map_or("", |(_, v)| v);
+                violations.borrow_mut().push(listed.to_owned());
+                None
+            }
+        }
     };
     let flag = |name: &str| -> Result<bool, ApiError> { Ok(p.bool(name)?.unwrap_or(false)) };
+    let minimum_password_length =
+        int("MinimumPasswordLength", 6, 128).unwrap_or(POLICY_DEFAULT_MINIMUM_LENGTH);
+    let max_password_age = int("MaxPasswordAge", 1, 1095);
+    let password_reuse_prevention = int("PasswordReusePrevention", 1, 24);
+    let violations = violations.into_inner();
+    if !violations.is_empty() {
+        return Err(portcullis_iam::names::coral(&violations).into());
+    }
     let policy = PasswordPolicy {
-        minimum_password_length: int("MinimumPasswordLength", 6, 128)?
-            .unwrap_or(POLICY_DEFAULT_MINIMUM_LENGTH),
+        minimum_password_length,
         require_symbols: flag("RequireSymbols")?,
         require_numbers: flag("RequireNumbers")?,
         require_uppercase_characters: flag("RequireUppercaseCharacters")?,
         require_lowercase_characters: flag("RequireLowercaseCharacters")?,
         allow_users_to_change_password: flag("AllowUsersToChangePassword")?,
-        max_password_age: int("MaxPasswordAge", 1, 1095)?,
-        password_reuse_prevention: int("PasswordReusePrevention", 1, 24)?,
+        max_password_age,
+        password_reuse_prevention,
         hard_expiry: flag("HardExpiry")?,
     };
     call.authorize("iam:UpdateAccountPasswordPolicy", "*", CallKeys::default())?;
