@@ -10,6 +10,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use time::format_description::well_known::Rfc3339;
+
 use common::*;
 
 fn export(data: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
@@ -100,9 +102,32 @@ async fn the_trail_exports_as_cloudtrail_log_files_without_a_secret() {
         for record in doc["Records"].as_array().expect("Records") {
             assert_eq!(record["recipientAccountId"], account);
             assert_eq!(record["awsRegion"], region);
+            // The file is named for the end of its five-minute window (its delivery, as
+            // CloudTrail names files); the event happened within that window, which for the
+            // day's last window is the day before the folder's.
             let time = record["eventTime"].as_str().expect("time");
-            let day = format!("{}/{}/{}", parts[4], parts[5], parts[6]);
-            assert_eq!(&time[..10].replace('-', "/"), &day, "{key}");
+            let at = time::OffsetDateTime::parse(time, &Rfc3339).expect("eventTime");
+            let stamp = parts[7].split('_').nth(3).expect("the file's time stamp");
+            let end = time::PrimitiveDateTime::parse(
+                stamp,
+                time::macros::format_description!("[year][month][day]T[hour][minute]Z"),
+            )
+            .expect("YYYYMMDDTHHmmZ")
+            .assume_utc();
+            assert!(
+                at < end && at >= end - time::Duration::minutes(5),
+                "{time} is not in the window ending {stamp} ({key})"
+            );
+            assert_eq!(
+                format!("{}/{}/{}", parts[4], parts[5], parts[6]),
+                format!(
+                    "{:04}/{:02}/{:02}",
+                    end.year(),
+                    u8::from(end.month()),
+                    end.day()
+                ),
+                "{key}"
+            );
             names.push(record["eventName"].as_str().expect("name").to_owned());
         }
     }
