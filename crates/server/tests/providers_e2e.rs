@@ -1254,3 +1254,32 @@ async fn a_users_policies_allow_and_deny_these_actions() {
     assert_eq!(tags.tags().len(), 1);
     assert_eq!(tags.tags()[0].value(), "core");
 }
+
+/// CreateOpenIDConnectProvider lists every model violation together (client ids and
+/// thumbprints by position, as AWS's request validation names them), creating nothing.
+#[tokio::test]
+async fn oidc_provider_violations_are_listed_together() {
+    let server = common::TestServer::start().await;
+    let iam = server.root();
+    let r = iam
+        .create_open_id_connect_provider()
+        .url("https://idp.example.com")
+        .client_id_list("ok")
+        .client_id_list("c".repeat(256))
+        .thumbprint_list("abc")
+        .send()
+        .await;
+    let message = common::error_message(&r);
+    assert_eq!(common::error_code(r), ("ValidationError".to_owned(), 400));
+    assert!(
+        message.starts_with("2 validation errors detected: Value '"),
+        "{message}"
+    );
+    assert!(message.contains("at 'clientIDList.2.member'"), "{message}");
+    assert!(
+        message.contains("Value 'abc' at 'thumbprintList.1.member'"),
+        "{message}"
+    );
+    let listed = iam.list_open_id_connect_providers().send().await.unwrap();
+    assert!(listed.open_id_connect_provider_list().is_empty());
+}

@@ -146,6 +146,31 @@ pub fn create_oidc_provider(
     thumbprints: &[String],
     tags: &[Tag],
 ) -> IamResult<OidcProvider> {
+    // The model's constraints first, every violation listed together, as AWS validates a
+    // request: the URL's length, each client id's and thumbprint's, the tags.
+    let length = |value: &str, at: String, min: usize, max: usize| -> IamResult<()> {
+        if (min..=max).contains(&value.chars().count()) {
+            Ok(())
+        } else {
+            Err(crate::names::coral(&[format!(
+                "Value '{value}' at '{at}' failed to satisfy constraint: Member must have length less than or equal to {max} and greater than or equal to {min}"
+            )]))
+        }
+    };
+    let mut checks = vec![length(url, "url".into(), 1, 255)];
+    for (i, id) in client_ids.iter().enumerate() {
+        checks.push(length(id, format!("clientIDList.{}.member", i + 1), 1, 255));
+    }
+    for (i, t) in thumbprints.iter().enumerate() {
+        checks.push(length(
+            t,
+            format!("thumbprintList.{}.member", i + 1),
+            40,
+            40,
+        ));
+    }
+    checks.push(check_tags(&[], tags).map(|_| ()));
+    crate::names::all_valid(checks)?;
     let key = normalize_url(url)?;
     let mut ids: Vec<String> = Vec::with_capacity(client_ids.len());
     for id in client_ids {
