@@ -369,11 +369,13 @@ fn check_resource(resource: &str) -> Result<(), String> {
     }
     let mut parts = resource.splitn(4, ':');
     let (arn, _partition, service) = (parts.next(), parts.next(), parts.next());
-    let (Some("arn"), Some(service)) = (arn, service) else {
+    if arn != Some("arn") {
         return Err(format!(
             "Resource {resource} must be in ARN format or \"*\"."
         ));
-    };
+    }
+    // `arn:aws` (no service at all) is refused as AWS refuses it, for its vendor.
+    let service = service.unwrap_or_default();
     if service.is_empty() || service.contains(['*', '?']) {
         return Err(format!(
             "Resource {resource}: Resource vendor must be fully qualified and cannot contain regexes."
