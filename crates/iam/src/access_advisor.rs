@@ -401,20 +401,26 @@ impl Plan {
                 region: u.region.clone(),
             };
             let (per_entity, per_action) = by_service.entry(prefix).or_default();
-            let mut slot = per_entity.remove(&entity);
-            later(&mut slot, attempt.clone());
-            if let Some(a) = slot {
-                per_entity.insert(entity, a);
-            }
+            per_entity
+                .entry(entity)
+                .and_modify(|a| {
+                    if attempt.time_ms > a.time_ms {
+                        *a = attempt.clone();
+                    }
+                })
+                .or_insert_with(|| attempt.clone());
             let name = REFERENCE
                 .canonical_action(&u.action)
                 .map(|(_, a)| a.name.clone())
                 .unwrap_or_else(|| u.action[prefix.len() + 1..].to_owned());
-            let mut slot = per_action.remove(&name);
-            later(&mut slot, attempt);
-            if let Some(a) = slot {
-                per_action.insert(name, a);
-            }
+            per_action
+                .entry(name)
+                .and_modify(|a| {
+                    if attempt.time_ms > a.time_ms {
+                        *a = attempt.clone();
+                    }
+                })
+                .or_insert(attempt);
         }
         let mut per_entity_out = HashMap::new();
         let services = self
