@@ -86,6 +86,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         imds_v1: args.imds_v1,
         container_token,
     };
+    let stop = crate::signals::StopSignals::listen();
     let agent = Agent::start(config, client).await?;
     tokio::spawn(agent.clone().renew_forever());
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
@@ -94,9 +95,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     println!("listening on {addr}");
     tracing::info!(%addr, instance = %agent.instance_id, "instance metadata ready");
     axum::serve(listener, portcullis_agent::router(agent))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stop.recv())
         .await?;
     Ok(())
 }

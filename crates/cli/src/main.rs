@@ -7,6 +7,7 @@ mod agent_cmd;
 mod audit_cmd;
 mod policy_cmd;
 mod serve_cmd;
+mod signals;
 
 use std::process::ExitCode;
 

@@ -124,6 +124,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             },
         }),
     };
+    let stop = crate::signals::StopSignals::listen();
     let mut server = match start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -144,33 +145,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!(address = %addr, "metrics are served at /metrics");
     }
     let shutdown = server.take_shutdown();
-    wait_for_signal().await;
+    stop.recv().await;
     tracing::info!("shutting down");
     if let Some(tx) = shutdown {
         let _ = tx.send(());
     }
     server.wait().await;
     ExitCode::SUCCESS
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
