@@ -48,6 +48,8 @@ pub struct AppState {
     pub service: IamService,
     /// OIDC providers' signing keys, for AssumeRoleWithWebIdentity.
     pub jwks: crate::web_identity::JwksCache,
+    /// SAML responses already redeemed, for AssumeRoleWithSAML.
+    pub saml_replay: crate::sts_api::SamlReplay,
     /// The regions this deployment serves: a signature must be scoped to one of them (any
     /// region when empty).
     pub regions: Vec<String>,
@@ -436,8 +438,10 @@ impl Incoming {
     }
 }
 
-/// The STS action that is served without SigV4.
+/// The STS actions that are served without SigV4: the caller is proved by what it presents
+/// (a web identity token, a SAML response).
 const WEB_IDENTITY_ACTION: &str = "AssumeRoleWithWebIdentity";
+const SAML_ACTION: &str = "AssumeRoleWithSAML";
 
 /// Authenticates, routes and runs one API request; returns the status and XML body.
 fn handle(
@@ -503,28 +507,41 @@ fn query(
         now,
         region: state.default_region().to_owned(),
     };
-    // The one unsigned action: its caller is proved by the web identity token, not SigV4
-    // (the SDKs send it without an Authorization header). Any signature is ignored.
-    if matches!(api, Api::Sts) && params.get("Action") == Some(WEB_IDENTITY_ACTION) {
+    // The unsigned actions: the caller is proved by the web identity token or the SAML
+    // response, not SigV4 (the SDKs send them without an Authorization header). Any
+    // signature is ignored.
+    let unsigned = match params.get("Action") {
+        Some(WEB_IDENTITY_ACTION) => Some(WEB_IDENTITY_ACTION),
+        Some(SAML_ACTION) => Some(SAML_ACTION),
+        _ => None,
+    };
+    if let (Api::Sts, Some(action)) = (api, unsigned) {
         let role_arn = params.get("RoleArn").unwrap_or_default();
-        facts.identity = Some(crate::audit::web_identity(role_arn));
+        facts.identity = Some(if action == SAML_ACTION {
+            crate::audit::saml_user(role_arn)
+        } else {
+            crate::audit::web_identity(role_arn)
+        });
         if let Some(account) = role_arn.split(':').nth(4).filter(|a| !a.is_empty()) {
             facts.account_id = account.to_owned();
         }
-        let result =
-            sts_api::assume_role_with_web_identity(&params, &state.service, &state.jwks, &env);
+        let result = if action == SAML_ACTION {
+            sts_api::assume_role_with_saml(&params, &state.service, &state.saml_replay, &env)
+        } else {
+            sts_api::assume_role_with_web_identity(&params, &state.service, &state.jwks, &env)
+        };
         let role = log_field(role_arn, MAX_LOG_FIELD);
         return match result {
             Ok(xml) => {
-                tracing::info!(action = WEB_IDENTITY_ACTION, role = %role, "allowed");
+                tracing::info!(action, role = %role, "allowed");
                 facts.answered(|| crate::audit::response_elements(xml.as_str()));
                 (
                     namespace,
-                    Ok(xml.into_response(WEB_IDENTITY_ACTION, namespace, request_id)),
+                    Ok(xml.into_response(action, namespace, request_id)),
                 )
             }
             Err(e) => {
-                tracing::info!(action = WEB_IDENTITY_ACTION, role = %role, code = e.code, "refused");
+                tracing::info!(action, role = %role, code = e.code, "refused");
                 (namespace, Err(e))
             }
         };

@@ -487,6 +487,15 @@ pub(crate) fn web_identity(role_arn: &str) -> UserIdentity {
     }
 }
 
+/// The identity of an AssumeRoleWithSAML request, before its response is checked: a SAML
+/// user asking for the role.
+pub(crate) fn saml_user(role_arn: &str) -> UserIdentity {
+    UserIdentity {
+        kind: "SAMLUser".into(),
+        ..web_identity(role_arn)
+    }
+}
+
 /// `UserName` → `userName`, as CloudTrail names parameters.
 fn camel(name: &str) -> String {
     let mut chars = name.chars();

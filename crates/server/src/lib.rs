@@ -311,6 +311,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let state = Arc::new(app::AppState {
         service,
         jwks: web_identity::JwksCache::new(),
+        saml_replay: sts_api::SamlReplay::default(),
         regions: config.regions.clone(),
         transport: transport::Transport {
             tls: acceptor.is_some(),

@@ -10,16 +10,21 @@ use portcullis_iam::ids::{new_access_key_id, new_secret_key};
 use portcullis_iam::model::{Role, Secret, Tag};
 use portcullis_iam::ops::{self, mfa};
 use portcullis_iam::session::{SessionClaims, SessionPrincipal};
-use portcullis_iam::state::AccountState;
 use portcullis_iam::{IamError, IamService, Snapshot, authz_message, sts};
+
 use portcullis_policy::Principal;
 
 use crate::auth::{Caller, Identity, merge_tags};
 use crate::authz::{self, CallKeys, Question, RequestEnv};
 use crate::error::ApiError;
 use crate::query::Params;
-use crate::web_identity::{self, JwksCache};
 use crate::xml::Xml;
+
+mod saml;
+mod web_identity;
+
+pub use saml::{SamlReplay, assume_role_with_saml};
+pub use web_identity::assume_role_with_web_identity;
 
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
@@ -112,7 +117,7 @@ pub(crate) fn iso(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-fn write_credentials(x: &mut Xml, claims: &SessionClaims, token: &str) {
+pub(super) fn write_credentials(x: &mut Xml, claims: &SessionClaims, token: &str) {
     x.elem("Credentials", |x| {
         x.text("AccessKeyId", &claims.access_key_id)
             .text("SecretAccessKey", claims.secret_access_key.expose())
@@ -144,6 +149,112 @@ pub(crate) fn new_claims(
         chained: false,
         context: Vec::new(),
     }
+}
+
+/// `PolicyArns.member.N.arn`, in order: the managed session policies.
+pub(super) fn policy_arns(p: &Params) -> Vec<String> {
+    (1..)
+        .map_while(|i| {
+            p.get(&format!("PolicyArns.member.{i}.arn"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// What every AssumeRole* takes for the session it makes: `Policy`, `PolicyArns` (their shape
+/// checked) and `DurationSeconds`.
+pub(super) fn role_session_parameters(p: &Params) -> Result<SessionParameters<'_>, ApiError> {
+    let policy = p.get("Policy");
+    let policy_arns = policy_arns(p);
+    let duration = p.int("DurationSeconds", 900, 43_200)?;
+    sts::check_session_policy_shape(policy, &policy_arns)?;
+    Ok(SessionParameters {
+        policy,
+        policy_arns,
+        duration,
+    })
+}
+
+/// [`role_session_parameters`]' answer.
+pub(super) struct SessionParameters<'a> {
+    pub policy: Option<&'a str>,
+    pub policy_arns: Vec<String>,
+    pub duration: Option<i64>,
+}
+
+/// An ARN parameter's length, as the model bounds it (20 to 2048).
+pub(super) fn check_arn_length(name: &str, value: &str) -> Result<(), ApiError> {
+    if (20..=2048).contains(&value.len()) {
+        return Ok(());
+    }
+    Err(ApiError::validation(format!(
+        "1 validation error detected: Value '{value}' at '{name}' failed to satisfy constraint: Member must have length between 20 and 2048"
+    )))
+}
+
+/// The claims of a new session of `role`.
+pub(super) fn role_session(
+    role_account: &str,
+    role: &Role,
+    session_name: &str,
+    now: i64,
+    seconds: i64,
+) -> SessionClaims {
+    new_claims(
+        role_account,
+        SessionPrincipal::AssumedRole {
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.role_id.clone(),
+            session_name: session_name.to_owned(),
+        },
+        now,
+        seconds,
+    )
+}
+
+/// `AssumedRoleUser`: the session's role id and ARN.
+pub(super) fn write_assumed_role_user(
+    x: &mut Xml,
+    role_account: &str,
+    role: &Role,
+    session_name: &str,
+) {
+    x.elem("AssumedRoleUser", |x| {
+        x.text("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
+            .text(
+                "Arn",
+                &format!(
+                    "arn:aws:sts::{role_account}:assumed-role/{}/{session_name}",
+                    role.name
+                ),
+            );
+    });
+}
+
+/// Whether the role's trust policy lets a federated `principal` (a web identity or SAML
+/// provider, proved by its token or response rather than SigV4) do `action` on the role.
+pub(super) fn federated_may(
+    principal: &Principal,
+    env: &RequestEnv,
+    action: &str,
+    role_arn: &str,
+    role_account: &str,
+    trust: &portcullis_policy::PolicySet,
+    keys: CallKeys<'_>,
+) -> bool {
+    authz::decide_unauthenticated(
+        principal.clone(),
+        env,
+        &Question {
+            action,
+            resource: role_arn,
+            keys,
+            resource_policy: Some(trust),
+            resource_account: Some(role_account),
+        },
+    )
+    .is_allowed()
 }
 
 /// `SerialNumber` and `TokenCode`, when given: the code is checked against the caller's own
@@ -202,7 +313,7 @@ fn get_caller_identity(call: &StsCall<'_>) -> Result<Xml, ApiError> {
 
 /// The account of `arn:aws:iam::A:role/path/name`: ValidationError when `RoleArn` is not a
 /// role ARN. Whether it names a role is for [`ops::role_by_arn`] to say.
-fn role_arn_account(arn: &str) -> Result<String, ApiError> {
+pub(super) fn role_arn_account(arn: &str) -> Result<String, ApiError> {
     ops::split_iam_arn(arn, "role")
         .filter(|(_, resource)| resource.len() > 1 && !resource.ends_with('/'))
         .map(|(account, _)| account.to_owned())
@@ -289,15 +400,11 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
     let tags = p.tags("Tags");
     let transitive_keys = p.list("TransitiveTagKeys");
     sts::check_session_tags(&tags, &transitive_keys)?;
-    let policy = p.get("Policy");
-    let policy_arns: Vec<String> = (1..)
-        .map_while(|i| {
-            p.get(&format!("PolicyArns.member.{i}.arn"))
-                .map(str::to_owned)
-        })
-        .collect();
-    let duration = p.int("DurationSeconds", 900, 43_200)?;
-    sts::check_session_policy_shape(policy, &policy_arns)?;
+    let SessionParameters {
+        policy,
+        policy_arns,
+        duration,
+    } = role_session_parameters(p)?;
     if call.caller.identity == Identity::Root {
         return Err(ApiError::access_denied(
             "Roles may not be assumed by root accounts.",
@@ -385,17 +492,7 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         }
     }
 
-    let mut claims = new_claims(
-        &role_account,
-        SessionPrincipal::AssumedRole {
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.role_id.clone(),
-            session_name: session_name.to_owned(),
-        },
-        call.env.now,
-        seconds,
-    );
+    let mut claims = role_session(&role_account, role, session_name, call.env.now, seconds);
     claims.policies = policy.map(str::to_owned).into_iter().collect();
     claims.policy_arns = policy_arns;
     claims.tags = all_tags;
@@ -414,164 +511,8 @@ fn assume_role(call: &StsCall<'_>) -> Result<Xml, ApiError> {
 
     let mut x = Xml::new();
     write_credentials(&mut x, &claims, &token);
-    x.elem("AssumedRoleUser", |x| {
-        x.text("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
-            .text(
-                "Arn",
-                &format!(
-                    "arn:aws:sts::{role_account}:assumed-role/{}/{session_name}",
-                    role.name
-                ),
-            );
-    });
+    write_assumed_role_user(&mut x, &role_account, role, session_name);
     x.num("PackedPolicySize", packed);
-    x.opt("SourceIdentity", claims.source_identity.as_deref());
-    Ok(x)
-}
-
-/// AssumeRoleWithWebIdentity: unsigned; the caller is the web identity token's provider.
-/// The token is verified (signature, issuer, audience, times) against the role's account's OIDC
-/// provider, then the role's trust policy must allow `sts:AssumeRoleWithWebIdentity` for
-/// `Federated: arn:aws:iam::A:oidc-provider/{url}` with the token's condition keys.
-pub fn assume_role_with_web_identity(
-    params: &Params,
-    service: &IamService,
-    jwks: &JwksCache,
-    env: &RequestEnv,
-) -> Result<Xml, ApiError> {
-    let p = params;
-    let role_arn = p.required("RoleArn")?;
-    if !(20..=2048).contains(&role_arn.len()) {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{role_arn}' at 'roleArn' failed to satisfy constraint: Member must have length between 20 and 2048"
-        )));
-    }
-    let session_name = p.required("RoleSessionName")?;
-    sts::check_session_name(session_name)?;
-    let token = p.required("WebIdentityToken")?;
-    if !(4..=20_000).contains(&token.len()) {
-        return Err(ApiError::validation(
-            "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between 4 and 20000",
-        ));
-    }
-    if let Some(id) = p.get("ProviderId") {
-        // Only for OAuth 2.0 access tokens of Amazon/Facebook; OIDC ID tokens ignore it.
-        if !(4..=2048).contains(&id.len()) {
-            return Err(ApiError::validation(
-                "1 validation error detected: Value at 'providerId' failed to satisfy constraint: Member must have length between 4 and 2048",
-            ));
-        }
-    }
-    let policy = p.get("Policy");
-    let policy_arns: Vec<String> = (1..)
-        .map_while(|i| {
-            p.get(&format!("PolicyArns.member.{i}.arn"))
-                .map(str::to_owned)
-        })
-        .collect();
-    let duration = p.int("DurationSeconds", 900, 43_200)?;
-    sts::check_session_policy_shape(policy, &policy_arns)?;
-    let role_account = role_arn_account(role_arn)?;
-
-    let snapshot = service.snapshot();
-    let state = &snapshot.state;
-    // An account this deployment does not hold has no provider: it answers as an account
-    // without one does, so the answer does not tell which accounts exist.
-    let no_account = AccountState::default();
-    let account = state.accounts.get(&role_account).unwrap_or(&no_account);
-    let verified = web_identity::verify(token, &role_account, account, jwks, env.now)?;
-
-    let denied = || {
-        ApiError::access_denied(format!(
-            "Not authorized to perform sts:AssumeRoleWithWebIdentity on resource: {role_arn}"
-        ))
-    };
-    let role: &Role = ops::role_by_arn(state, role_arn).ok_or_else(denied)?;
-    let trust = snapshot
-        .trust_policy(&role_account, &role.name)
-        .ok_or_else(denied)?;
-    let source_identity = verified.source_identity();
-    if let Some(s) = source_identity {
-        sts::check_source_identity(s)?;
-    }
-    let (single, multi) = verified.condition_keys();
-    let mut extra: Vec<(&str, &str)> = single
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    extra.push(("sts:RoleSessionName", session_name));
-    if let Some(s) = source_identity {
-        extra.push(("sts:SourceIdentity", s));
-    }
-    let multi: Vec<(&str, &[String])> = multi
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_slice()))
-        .collect();
-    let keys = CallKeys {
-        extra: &extra,
-        multi: &multi,
-        ..CallKeys::default()
-    };
-    let principal = Principal::Federated {
-        provider: verified.provider_arn.clone(),
-    };
-    let ask = |action: &'static str| {
-        let decision = authz::decide_unauthenticated(
-            principal.clone(),
-            env,
-            &Question {
-                action,
-                resource: role_arn,
-                keys,
-                resource_policy: Some(&*trust),
-                resource_account: Some(&role_account),
-            },
-        );
-        if decision.is_allowed() {
-            Ok(())
-        } else {
-            Err(denied())
-        }
-    };
-    ask("sts:AssumeRoleWithWebIdentity")?;
-    if source_identity.is_some() {
-        ask("sts:SetSourceIdentity")?;
-    }
-
-    let seconds = sts::role_session_duration(duration, role.max_session_duration, false)?;
-    let packed = sts::check_session_policies(account, policy, &policy_arns)?;
-    let mut claims = new_claims(
-        &role_account,
-        SessionPrincipal::AssumedRole {
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.role_id.clone(),
-            session_name: session_name.to_owned(),
-        },
-        env.now,
-        seconds,
-    );
-    claims.policies = policy.map(str::to_owned).into_iter().collect();
-    claims.policy_arns = policy_arns;
-    claims.source_identity = source_identity.map(str::to_owned);
-    let token = service.seal_session(&claims);
-
-    let mut x = Xml::new();
-    write_credentials(&mut x, &claims, &token);
-    x.text("SubjectFromWebIdentityToken", &verified.subject);
-    x.elem("AssumedRoleUser", |x| {
-        x.text("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
-            .text(
-                "Arn",
-                &format!(
-                    "arn:aws:sts::{role_account}:assumed-role/{}/{session_name}",
-                    role.name
-                ),
-            );
-    });
-    x.num("PackedPolicySize", packed);
-    x.text("Provider", &verified.issuer);
-    x.text("Audience", &verified.audience);
     x.opt("SourceIdentity", claims.source_identity.as_deref());
     Ok(x)
 }
@@ -628,12 +569,7 @@ fn get_federation_token(call: &StsCall<'_>) -> Result<Xml, ApiError> {
         }
     };
     let policy = p.get("Policy");
-    let policy_arns: Vec<String> = (1..)
-        .map_while(|i| {
-            p.get(&format!("PolicyArns.member.{i}.arn"))
-                .map(str::to_owned)
-        })
-        .collect();
+    let policy_arns = policy_arns(p);
     let tags = p.tags("Tags");
     sts::check_session_tags(&tags, &[])?;
     let duration = p.int("DurationSeconds", 0, 129_600)?;
