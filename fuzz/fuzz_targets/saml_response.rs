@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
             skew: 60,
             recipient: &any,
             audience: &any,
+            decryption_keys: &[],
         },
     );
     assert!(result.is_err(), "nothing verifies without a key");

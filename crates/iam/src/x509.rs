@@ -208,6 +208,53 @@ pub fn format_unix(seconds: i64) -> Timestamp {
     )
 }
 
+/// DER length octets.
+fn der_length(len: usize) -> Vec<u8> {
+    if len < 0x80 {
+        return vec![len as u8];
+    }
+    let bytes: Vec<u8> = len
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|&b| b == 0)
+        .collect();
+    let mut out = vec![0x80 | bytes.len() as u8];
+    out.extend(bytes);
+    out
+}
+
+/// An RSA private key in PEM (PKCS#8 `PRIVATE KEY`, or PKCS#1 `RSA PRIVATE KEY`, which is
+/// wrapped) as PKCS#8 DER, the form aws-lc-rs decrypts with; `None` for anything else.
+pub fn rsa_private_key_pkcs8(text: &str) -> Option<Vec<u8>> {
+    let blocks = pem_blocks(text).ok()?;
+    let [block] = blocks.as_slice() else {
+        return None;
+    };
+    let der = block.contents.as_slice();
+    match block.label.as_str() {
+        "PRIVATE KEY" => RsaKeyPair::from_pkcs8(der).ok().map(|_| der.to_vec()),
+        "RSA PRIVATE KEY" => {
+            RsaKeyPair::from_der(der).ok()?;
+            // PrivateKeyInfo { version 0, rsaEncryption with NULL parameters, the key }.
+            const ALGORITHM: [u8; 15] = [
+                0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+                0x00,
+            ];
+            let mut octets = vec![0x04];
+            octets.extend(der_length(der.len()));
+            octets.extend_from_slice(der);
+            let mut body = vec![0x02, 0x01, 0x00];
+            body.extend_from_slice(&ALGORITHM);
+            body.extend(octets);
+            let mut out = vec![0x30];
+            out.extend(der_length(body.len()));
+            out.extend(body);
+            RsaKeyPair::from_pkcs8(&out).ok().map(|_| out)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,5 +358,20 @@ mod tests {
             )),
             "MalformedCertificate"
         );
+    }
+
+    #[test]
+    fn rsa_keys_become_pkcs8_in_either_pem_form() {
+        let pkcs8 = rsa_private_key_pkcs8(fixture!("leaf-rsa.key")).expect("PKCS#8");
+        let wrapped = rsa_private_key_pkcs8(fixture!("leaf-rsa-pkcs1.key")).expect("PKCS#1");
+        let public = |der: &[u8]| {
+            RsaKeyPair::from_pkcs8(der)
+                .expect("a key")
+                .public_key()
+                .as_ref()
+                .to_vec()
+        };
+        assert_eq!(public(&pkcs8), public(&wrapped));
+        assert!(rsa_private_key_pkcs8(fixture!("ec.key")).is_none());
     }
 }

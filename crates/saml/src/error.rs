@@ -10,6 +10,9 @@ pub enum SamlError {
     /// No signature covers the assertion, or a signature does not verify (and why).
     #[error("the response signature is invalid: {0}")]
     Signature(String),
+    /// An encrypted assertion could not be decrypted (and why).
+    #[error("the assertion could not be decrypted: {0}")]
+    Decryption(String),
     /// The issuer is not the provider's metadata `entityID`.
     #[error("the issuer {0:?} is not the provider's")]
     Issuer(String),

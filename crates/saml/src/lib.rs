@@ -4,6 +4,7 @@
 //! - [`xml`]: an owned tree that keeps what canonicalization needs (prefixes, declarations);
 //! - [`c14n`]: exclusive canonicalization of a subtree;
 //! - [`dsig`]: the enveloped signature the SAML signature profile allows, and nothing more;
+//! - [`xmlenc`]: decryption of an encrypted assertion;
 //! - [`response`]: the Web Browser SSO profile's checks on a response and its assertion.
 //!
 //! What STS does with a verified response (which role, which keys in the trust policy,
@@ -14,7 +15,9 @@ pub mod dsig;
 pub mod error;
 pub mod response;
 pub mod xml;
+pub mod xmlenc;
 
 pub use dsig::TrustedKey;
 pub use error::SamlError;
 pub use response::{Expectations, Verified, verify};
+pub use xmlenc::DecryptionKey;

@@ -3,6 +3,7 @@
 //!
 //! - well-formed, no document type, every `ID` in the document distinct, exactly one
 //!   `saml:Assertion` and it a child of the response;
+//! - an encrypted assertion decrypted with the service's keys;
 //! - the response, the assertion or both signed by a key of the provider's metadata; every
 //!   signature present verifies, and everything read afterwards is read from the node the
 //!   signature covers (never found again by name or ID elsewhere: wrapped copies are ignored);
@@ -21,6 +22,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::dsig::{self, TrustedKey};
 use crate::error::SamlError;
 use crate::xml::{Document, NodeId};
+use crate::xmlenc::{self, DecryptionKey};
 
 /// The SAML 2.0 protocol namespace (`samlp:`).
 pub const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -47,6 +49,8 @@ pub struct Expectations<'a> {
     pub recipient: &'a dyn Fn(&str) -> bool,
     /// Whether an `Audience` names the service.
     pub audience: &'a dyn Fn(&str) -> bool,
+    /// The service's keys that assertions may be encrypted to.
+    pub decryption_keys: &'a [DecryptionKey],
 }
 
 /// A response that passed every check, and what its assertion says.
@@ -66,6 +70,8 @@ pub struct Verified {
     pub not_on_or_after: i64,
     /// The authentication statement's `SessionNotOnOrAfter`, unix seconds.
     pub session_not_on_or_after: Option<i64>,
+    /// Whether the assertion came encrypted.
+    pub encrypted: bool,
     /// The attributes: name, and values in order. A name given twice keeps both value lists,
     /// joined.
     pub attributes: Vec<(String, Vec<String>)>,
@@ -131,34 +137,58 @@ fn verify_document(doc: &Document, expect: &Expectations<'_>) -> Result<Verified
             doc.is(e, ASSERTION, "Assertion") || doc.is(e, ASSERTION, "EncryptedAssertion")
         })
         .count();
-    let assertion = doc
-        .only_child(response, ASSERTION, "Assertion")
-        .filter(|_| all_assertions == 1)
-        .ok_or_else(|| {
-            if doc
-                .children_named(response, ASSERTION, "EncryptedAssertion")
-                .next()
-                .is_some()
-            {
-                malformed("encrypted assertions are not supported")
-            } else {
-                malformed("the response must hold exactly one assertion")
-            }
-        })?;
+    if all_assertions != 1 {
+        return Err(malformed("the response must hold exactly one assertion"));
+    }
 
     // Signatures first: nothing unsigned is looked at before.
     let response_signature = dsig::signature_of(doc, response)?;
-    let assertion_signature = dsig::signature_of(doc, assertion)?;
+    if let Some(signature) = response_signature {
+        dsig::verify(doc, response, signature, expect.keys)?;
+    }
+    // The assertion; an encrypted one is decrypted into a document of its own.
+    let decrypted: Document;
+    let (adoc, assertion, encrypted) =
+        if let Some(assertion) = doc.only_child(response, ASSERTION, "Assertion") {
+            (doc, assertion, false)
+        } else {
+            let sealed = doc
+                .only_child(response, ASSERTION, "EncryptedAssertion")
+                .ok_or_else(|| malformed("the assertion must be a child of the response"))?;
+            let plain = xmlenc::decrypt(doc, sealed, expect.decryption_keys)?;
+            let text = String::from_utf8(plain)
+                .map_err(|_| malformed("the decrypted assertion is not UTF-8"))?;
+            decrypted = Document::parse(&text)?;
+            let root = decrypted.root();
+            let nested = decrypted
+                .elements()
+                .filter(|&e| {
+                    decrypted.is(e, ASSERTION, "Assertion")
+                        || decrypted.is(e, ASSERTION, "EncryptedAssertion")
+                })
+                .count();
+            if !decrypted.is(root, ASSERTION, "Assertion") || nested != 1 {
+                return Err(malformed("the encrypted assertion is not one assertion"));
+            }
+            let mut inner: Vec<&str> = decrypted
+                .elements()
+                .filter_map(|e| decrypted.attribute(e, "ID"))
+                .collect();
+            inner.extend(doc.elements().filter_map(|e| doc.attribute(e, "ID")));
+            inner.sort_unstable();
+            if inner.windows(2).any(|w| w[0] == w[1]) {
+                return Err(malformed("two elements have the same ID"));
+            }
+            (&decrypted, root, true)
+        };
+    let assertion_signature = dsig::signature_of(adoc, assertion)?;
     if response_signature.is_none() && assertion_signature.is_none() {
         return Err(SamlError::Signature(
             "neither the response nor its assertion is signed".into(),
         ));
     }
-    if let Some(signature) = response_signature {
-        dsig::verify(doc, response, signature, expect.keys)?;
-    }
     if let Some(signature) = assertion_signature {
-        dsig::verify(doc, assertion, signature, expect.keys)?;
+        dsig::verify(adoc, assertion, signature, expect.keys)?;
     }
 
     let status = doc
@@ -176,26 +206,26 @@ fn verify_document(doc: &Document, expect: &Expectations<'_>) -> Result<Verified
             return Err(SamlError::Issuer(issuer));
         }
     }
-    let issuer = doc
+    let issuer = adoc
         .only_child(assertion, ASSERTION, "Issuer")
-        .map(|i| doc.text(i))
+        .map(|i| adoc.text(i))
         .ok_or_else(|| malformed("the assertion has no issuer"))?;
     if issuer.trim() != expect.issuer {
         return Err(SamlError::Issuer(issuer));
     }
-    let assertion_id = doc
+    let assertion_id = adoc
         .attribute(assertion, "ID")
         .unwrap_or_default()
         .to_owned();
-    if doc.attribute(assertion, "Version") != Some("2.0") {
+    if adoc.attribute(assertion, "Version") != Some("2.0") {
         return Err(malformed("the assertion is not SAML 2.0"));
     }
 
     let now = expect.now;
     let skew = expect.skew;
     let mut issued_at = Vec::with_capacity(2);
-    for element in [response, assertion] {
-        let issued = timestamp(doc, element, "IssueInstant")?
+    for (at, element) in [(doc, response), (adoc, assertion)] {
+        let issued = timestamp(at, element, "IssueInstant")?
             .ok_or_else(|| malformed("IssueInstant is required"))?;
         if issued > now + skew {
             return Err(SamlError::NotYetValid);
@@ -204,35 +234,35 @@ fn verify_document(doc: &Document, expect: &Expectations<'_>) -> Result<Verified
     }
 
     // The subject, and a bearer confirmation for this service.
-    let subject = doc
+    let subject = adoc
         .only_child(assertion, ASSERTION, "Subject")
         .ok_or_else(|| malformed("the assertion has no subject"))?;
-    let name_id = doc
+    let name_id = adoc
         .only_child(subject, ASSERTION, "NameID")
         .ok_or_else(|| malformed("the subject has no NameID"))?;
     let mut confirmed = None;
     let mut why = String::from("the subject has no bearer confirmation");
-    for confirmation in doc.children_named(subject, ASSERTION, "SubjectConfirmation") {
-        if doc.attribute(confirmation, "Method") != Some(BEARER) {
+    for confirmation in adoc.children_named(subject, ASSERTION, "SubjectConfirmation") {
+        if adoc.attribute(confirmation, "Method") != Some(BEARER) {
             continue;
         }
-        let Some(data) = doc.only_child(confirmation, ASSERTION, "SubjectConfirmationData") else {
+        let Some(data) = adoc.only_child(confirmation, ASSERTION, "SubjectConfirmationData") else {
             why = "a bearer confirmation has no SubjectConfirmationData".into();
             continue;
         };
-        let recipient = doc.attribute(data, "Recipient").unwrap_or_default();
+        let recipient = adoc.attribute(data, "Recipient").unwrap_or_default();
         if !(expect.recipient)(recipient) {
             why = format!("the recipient {recipient:?} is not this service");
             continue;
         }
-        let Some(until) = timestamp(doc, data, "NotOnOrAfter")? else {
+        let Some(until) = timestamp(adoc, data, "NotOnOrAfter")? else {
             why = "a bearer confirmation has no NotOnOrAfter".into();
             continue;
         };
         if until <= now - skew {
             return Err(SamlError::Expired);
         }
-        if timestamp(doc, data, "NotBefore")?.is_some_and(|t| t > now + skew) {
+        if timestamp(adoc, data, "NotBefore")?.is_some_and(|t| t > now + skew) {
             return Err(SamlError::NotYetValid);
         }
         confirmed = Some((recipient.to_owned(), until));
@@ -241,26 +271,26 @@ fn verify_document(doc: &Document, expect: &Expectations<'_>) -> Result<Verified
     let (recipient, confirmed_until) = confirmed.ok_or(SamlError::Recipient(why))?;
 
     // Conditions: times, and an audience restriction that names the service.
-    let conditions = doc
+    let conditions = adoc
         .only_child(assertion, ASSERTION, "Conditions")
         .ok_or_else(|| malformed("the assertion has no conditions"))?;
-    if timestamp(doc, conditions, "NotBefore")?.is_some_and(|t| t > now + skew) {
+    if timestamp(adoc, conditions, "NotBefore")?.is_some_and(|t| t > now + skew) {
         return Err(SamlError::NotYetValid);
     }
-    let conditions_until = timestamp(doc, conditions, "NotOnOrAfter")?;
+    let conditions_until = timestamp(adoc, conditions, "NotOnOrAfter")?;
     if conditions_until.is_some_and(|t| t <= now - skew) {
         return Err(SamlError::Expired);
     }
-    let mut restrictions = doc
+    let mut restrictions = adoc
         .children_named(conditions, ASSERTION, "AudienceRestriction")
         .peekable();
     if restrictions.peek().is_none() {
         return Err(SamlError::Audience);
     }
     for restriction in restrictions {
-        let named = doc
+        let named = adoc
             .children_named(restriction, ASSERTION, "Audience")
-            .any(|a| (expect.audience)(doc.text(a).trim()));
+            .any(|a| (expect.audience)(adoc.text(a).trim()));
         if !named {
             return Err(SamlError::Audience);
         }
@@ -275,8 +305,8 @@ fn verify_document(doc: &Document, expect: &Expectations<'_>) -> Result<Verified
         return Err(SamlError::TooOld);
     }
 
-    let session_not_on_or_after = match doc.only_child(assertion, ASSERTION, "AuthnStatement") {
-        Some(statement) => timestamp(doc, statement, "SessionNotOnOrAfter")?,
+    let session_not_on_or_after = match adoc.only_child(assertion, ASSERTION, "AuthnStatement") {
+        Some(statement) => timestamp(adoc, statement, "SessionNotOnOrAfter")?,
         None => None,
     };
     if session_not_on_or_after.is_some_and(|t| t <= now) {
@@ -284,15 +314,15 @@ fn verify_document(doc: &Document, expect: &Expectations<'_>) -> Result<Verified
     }
 
     let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
-    for statement in doc.children_named(assertion, ASSERTION, "AttributeStatement") {
-        for attribute in doc.children_named(statement, ASSERTION, "Attribute") {
-            let name = doc
+    for statement in adoc.children_named(assertion, ASSERTION, "AttributeStatement") {
+        for attribute in adoc.children_named(statement, ASSERTION, "Attribute") {
+            let name = adoc
                 .attribute(attribute, "Name")
                 .ok_or_else(|| malformed("an attribute has no Name"))?
                 .to_owned();
-            let values: Vec<String> = doc
+            let values: Vec<String> = adoc
                 .children_named(attribute, ASSERTION, "AttributeValue")
-                .map(|v| doc.text(v))
+                .map(|v| adoc.text(v))
                 .collect();
             match attributes.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, existing)) => existing.extend(values),
@@ -304,11 +334,12 @@ fn verify_document(doc: &Document, expect: &Expectations<'_>) -> Result<Verified
     Ok(Verified {
         issuer: issuer.trim().to_owned(),
         assertion_id,
-        name_id: doc.text(name_id),
-        name_id_format: doc.attribute(name_id, "Format").map(str::to_owned),
+        name_id: adoc.text(name_id),
+        name_id_format: adoc.attribute(name_id, "Format").map(str::to_owned),
         recipient,
         not_on_or_after: conditions_until.map_or(confirmed_until, |c| c.min(confirmed_until)),
         session_not_on_or_after,
+        encrypted,
         attributes,
     })
 }

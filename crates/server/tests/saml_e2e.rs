@@ -618,3 +618,105 @@ print(out["AssumedRoleUser"]["Arn"], out["SubjectType"], out["Credentials"]["Acc
     assert_eq!(json["Issuer"], ISSUER);
     assert_eq!(json["Audience"], SIGNIN);
 }
+
+/// Encrypted assertions (XML Encryption to a key added with UpdateSAMLProvider's
+/// AddPrivateKey): every supported algorithm decrypts; a key the provider does not hold, or
+/// RSA PKCS #1 v1.5 key transport, does not; with `AssertionEncryptionMode` Required a plain
+/// assertion is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_assertions_are_decrypted_with_the_providers_keys() {
+    if !have_signer() {
+        return;
+    }
+    let server = TestServer::start().await;
+    setup(&server, "saml-role", aud_condition()).await;
+    let key = std::fs::read_to_string(fixture("other-rsa.key")).expect("key");
+    server
+        .root()
+        .update_saml_provider()
+        .saml_provider_arn(provider_arn())
+        .add_private_key(key)
+        .assertion_encryption_mode(aws_sdk_iam::types::AssertionEncryptionModeType::Allowed)
+        .send()
+        .await
+        .expect("decryption key added");
+    for (content, transport) in [
+        ("aes256-gcm", "rsa-oaep-mgf1p"),
+        ("aes128-gcm", "rsa-oaep-sha256"),
+        ("aes128-cbc", "rsa-oaep-mgf1p"),
+        ("aes256-cbc", "rsa-oaep-sha256"),
+    ] {
+        let encrypt = json!({"to_key": fixture("other-rsa.key"), "content": content, "key_transport": transport});
+        for sign in ["assertion", "response"] {
+            let out = redeem(
+                &server,
+                "saml-role",
+                signed("saml-role", json!({"encrypt": encrypt, "sign": sign})),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{content} {transport} {sign}: {e:?}"));
+            assert_eq!(out.subject(), Some("alice@example.com"));
+        }
+    }
+    let cant = (
+        "InvalidIdentityToken",
+        "Unable to decrypt the SAML assertion",
+    );
+    for encrypt in [
+        json!({"to_key": fixture("leaf-rsa.key")}),
+        json!({"to_key": fixture("other-rsa.key"), "key_transport": "rsa-1_5"}),
+    ] {
+        let (code, message) = refusal(
+            redeem(
+                &server,
+                "saml-role",
+                signed("saml-role", json!({"encrypt": encrypt})),
+            )
+            .await,
+        );
+        assert_eq!((code.as_str(), message.as_str()), cant, "{encrypt}");
+    }
+    // Encrypted but signed by nobody: still refused.
+    let encrypt = json!({"to_key": fixture("other-rsa.key")});
+    let (code, message) = refusal(
+        redeem(
+            &server,
+            "saml-role",
+            signed("saml-role", json!({"encrypt": encrypt, "sign": "none"})),
+        )
+        .await,
+    );
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidIdentityToken", "Response signature invalid")
+    );
+
+    // Required: a plain assertion is refused, an encrypted one accepted.
+    server
+        .root()
+        .update_saml_provider()
+        .saml_provider_arn(provider_arn())
+        .assertion_encryption_mode(aws_sdk_iam::types::AssertionEncryptionModeType::Required)
+        .send()
+        .await
+        .expect("encryption required");
+    let (code, message) =
+        refusal(redeem(&server, "saml-role", signed("saml-role", json!({}))).await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        (
+            "InvalidIdentityToken",
+            "The SAML provider requires encrypted assertions"
+        )
+    );
+    redeem(
+        &server,
+        "saml-role",
+        signed(
+            "saml-role",
+            json!({"encrypt": {"to_key": fixture("other-rsa.key")}}),
+        ),
+    )
+    .await
+    .expect("an encrypted assertion is still accepted");
+}

@@ -18,7 +18,7 @@ use portcullis_iam::model::{AssertionEncryptionMode, Role, SamlProvider, Tag};
 use portcullis_iam::ops;
 use portcullis_iam::sts;
 use portcullis_policy::Principal;
-use portcullis_saml::{Expectations, SamlError, TrustedKey, Verified};
+use portcullis_saml::{DecryptionKey, Expectations, SamlError, TrustedKey, Verified};
 
 use super::{
     SessionParameters, check_arn_length, federated_may, role_arn_account, role_session,
@@ -145,6 +145,7 @@ fn refused(error: &SamlError) -> ApiError {
     match error {
         SamlError::Malformed(_) => invalid_token("Invalid SAML response"),
         SamlError::Signature(_) => invalid_token("Response signature invalid"),
+        SamlError::Decryption(_) => invalid_token("Unable to decrypt the SAML assertion"),
         SamlError::Issuer(_) => invalid_token("Issuer not present in specified provider"),
         SamlError::Status(_) => ApiError::new(
             "IDPRejectedClaim",
@@ -321,6 +322,13 @@ pub fn assume_role_with_saml(
         .filter_map(|c| STANDARD.decode(c).ok())
         .filter_map(|der| TrustedKey::from_certificate(&der))
         .collect();
+    // The provider's decryption keys (AddPrivateKey), for encrypted assertions.
+    let decryption_keys: Vec<DecryptionKey> = provider
+        .private_keys
+        .iter()
+        .filter_map(|k| portcullis_iam::x509::rsa_private_key_pkcs8(k.key.expose()))
+        .filter_map(|der| DecryptionKey::from_pkcs8(&der))
+        .collect();
     let recipient = |url: &str| accepted_recipient(url, provider);
     let audience = |a: &str| accepted_audience(a, provider);
     let verified = portcullis_saml::verify(
@@ -332,10 +340,13 @@ pub fn assume_role_with_saml(
             skew: CLOCK_SKEW,
             recipient: &recipient,
             audience: &audience,
+            decryption_keys: &decryption_keys,
         },
     )
     .map_err(|e| refused(&e))?;
-    if provider.assertion_encryption_mode == Some(AssertionEncryptionMode::Required) {
+    if provider.assertion_encryption_mode == Some(AssertionEncryptionMode::Required)
+        && !verified.encrypted
+    {
         return Err(invalid_token(
             "The SAML provider requires encrypted assertions",
         ));

@@ -19,19 +19,28 @@ for a bad spec. Fields (all optional but "key" and "cert"):
   pretty               indent the document before signing
   attack               see ATTACKS
   other_key, other_cert   for resign_other_key (a self-signed certificate is made if absent)
+  encrypt              {"to_key": PEM private key whose public half the assertion is encrypted
+                       to, "content": "aes256-gcm" (default), "aes128-gcm", "aes128-cbc" or
+                       "aes256-cbc", "key_transport": "rsa-oaep-mgf1p" (default),
+                       "rsa-oaep-sha256" or "rsa-1_5"}: the (signed) assertion becomes a
+                       saml:EncryptedAssertion (XML Encryption, built here with cryptography's
+                       primitives)
 """
 
 import base64
 import copy
 import datetime
 import json
+import os
 import secrets
 import sys
 import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import SignatureMethod, DigestAlgorithm, XMLSigner
@@ -42,6 +51,8 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 XS = "http://www.w3.org/2001/XMLSchema"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
 
 ATTACKS = {
     "tamper_nameid": "the NameID text changed after signing",
@@ -158,6 +169,59 @@ def build_response(spec, now, assertion):
     return response
 
 
+def encrypt_assertion(assertion, options):
+    """The assertion as a saml:EncryptedAssertion: a random content key encrypts the
+    serialized element (AES-GCM: IV then ciphertext and tag; AES-CBC: IV then ciphertext,
+    padded as XML Encryption pads), and RSA encrypts the content key in an EncryptedKey in
+    the data's KeyInfo."""
+    public = serialization.load_pem_private_key(read(options["to_key"]), password=None).public_key()
+    plain = etree.tostring(assertion)
+    content = options.get("content", "aes256-gcm")
+    if content not in ("aes128-gcm", "aes256-gcm", "aes128-cbc", "aes256-cbc"):
+        fail("unknown content encryption %r" % content)
+    key = os.urandom(16 if "128" in content else 32)
+    if content.endswith("gcm"):
+        iv = os.urandom(12)
+        value = iv + AESGCM(key).encrypt(iv, plain, None)
+        content_uri = XENC11 + content
+    else:
+        iv = os.urandom(16)
+        pad = 16 - len(plain) % 16
+        padded = plain + os.urandom(pad - 1) + bytes([pad])
+        encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        value = iv + encryptor.update(padded) + encryptor.finalize()
+        content_uri = XENC + content
+    transport = options.get("key_transport", "rsa-oaep-mgf1p")
+    if transport == "rsa-oaep-mgf1p":
+        wrapped = public.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
+        transport_uri, digest_uri, mgf_uri = XENC + "rsa-oaep-mgf1p", DS + "sha1", None
+    elif transport == "rsa-oaep-sha256":
+        wrapped = public.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+        transport_uri, digest_uri, mgf_uri = XENC11 + "rsa-oaep", XENC + "sha256", XENC11 + "mgf1sha256"
+    elif transport == "rsa-1_5":
+        wrapped = public.encrypt(key, padding.PKCS1v15())
+        transport_uri, digest_uri, mgf_uri = XENC + "rsa-1_5", None, None
+    else:
+        fail("unknown key transport %r" % transport)
+    sealed = etree.Element(q(SAML, "EncryptedAssertion"), nsmap={"saml": SAML})
+    data = etree.SubElement(sealed, q(XENC, "EncryptedData"), nsmap={"xenc": XENC, "ds": DS, "xenc11": XENC11})
+    data.set("Type", XENC + "Element")
+    etree.SubElement(data, q(XENC, "EncryptionMethod")).set("Algorithm", content_uri)
+    info = etree.SubElement(data, q(DS, "KeyInfo"))
+    encrypted_key = etree.SubElement(info, q(XENC, "EncryptedKey"))
+    method = etree.SubElement(encrypted_key, q(XENC, "EncryptionMethod"))
+    method.set("Algorithm", transport_uri)
+    if digest_uri:
+        etree.SubElement(method, q(DS, "DigestMethod")).set("Algorithm", digest_uri)
+    if mgf_uri:
+        etree.SubElement(method, q(XENC11, "MGF")).set("Algorithm", mgf_uri)
+    cipher = etree.SubElement(encrypted_key, q(XENC, "CipherData"))
+    etree.SubElement(cipher, q(XENC, "CipherValue")).text = base64.b64encode(wrapped).decode()
+    cipher = etree.SubElement(data, q(XENC, "CipherData"))
+    etree.SubElement(cipher, q(XENC, "CipherValue")).text = base64.b64encode(value).decode()
+    return sealed
+
+
 def drop_placeholder(element):
     for sig in element.findall(q(DS, "Signature")):
         if sig.get("Id") == "placeholder":
@@ -220,6 +284,8 @@ def signed_document(spec, now, key, cert, name_id=None):
         assertion = sign(assertion, spec, key, cert)
     else:
         drop_placeholder(assertion)
+    if "encrypt" in spec:
+        assertion = encrypt_assertion(assertion, spec["encrypt"])
     response = build_response(spec, now, assertion)
     if spec.get("pretty"):
         # Only the response's own layout: the assertion may be signed already.
