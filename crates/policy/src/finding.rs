@@ -85,21 +85,124 @@ const AWS_SENTENCES: &[&str] = &[
 ];
 
 impl PolicyError {
-    /// The first error as AWS's `MalformedPolicyDocument` message: without our location, and
-    /// cut to AWS's sentence where ours adds a detail to it.
+    /// The error AWS would answer, as AWS's `MalformedPolicyDocument` message: without our
+    /// location, cut to AWS's sentence where ours adds a detail to it, and chosen as AWS
+    /// chooses when several apply (the first error of the earliest [`Stage`]).
     pub fn aws_message(&self) -> String {
-        let Some(first) = self.findings.iter().find(|f| f.is_error()) else {
-            return "Syntax errors in policy.".to_owned();
-        };
-        let message = first.message.as_str();
-        for sentence in AWS_SENTENCES {
-            let stem = sentence.trim_end_matches('.');
-            if message.starts_with(&format!("{stem}:")) || message.contains(sentence) {
-                return (*sentence).to_owned();
-            }
-        }
-        message.to_owned()
+        self.findings
+            .iter()
+            .filter(|f| f.is_error())
+            .map(|f| aws_form(&f.message))
+            .min_by_key(|(stage, _)| *stage)
+            .map(|(_, message)| message)
+            .unwrap_or_else(|| "Syntax errors in policy.".to_owned())
     }
+}
+
+/// AWS's checks of a policy document, in the order it makes them (as its answers to
+/// documents with several errors show): JSON and the document's shape, then what its older
+/// parser refuses, then SIDs, then whether statements have actions and resources, then the
+/// resources' form, then the actions' form, then the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Syntax,
+    Legacy,
+    UniqueSids,
+    HasActions,
+    HasResources,
+    ResourceForm,
+    ActionForm,
+    Other,
+}
+
+/// Our messages for what AWS calls a syntax error (the document's shape).
+const SYNTAX: &[&str] = &[
+    "Syntax errors in policy",
+    "Policy document contains unknown field",
+    "Statement contains unknown field",
+    "Duplicate field",
+    "Missing required field Statement",
+    "Missing required field Effect",
+    "Statement must be an object",
+    "A statement must be a JSON object",
+    "Policy document must contain at least one statement",
+    "Id must be a string",
+    "Sid must be a string",
+    "The policy version",
+    "A statement cannot contain both Action and NotAction",
+    "A statement cannot contain both Resource and NotResource",
+    "Each action must be",
+    "Each resource must be",
+    "The action must be",
+    "The resource must be",
+    "Condition must be an object",
+    "A condition operator takes an object",
+    "Condition values must be",
+];
+
+/// A finding's place in AWS's order, and AWS's message for it.
+pub fn aws_form(message: &str) -> (Stage, String) {
+    const SYNTAX_ERRORS: &str = "Syntax errors in policy.";
+    const LEGACY: &str = "The policy failed legacy parsing";
+    if let Some(rest) = message.strip_prefix("Invalid effect ") {
+        // A known effect in another case is what the older parser refuses; anything else is
+        // not an effect at all.
+        let value = rest.strip_prefix('"').and_then(|r| r.split('"').next());
+        let known = value
+            .is_some_and(|v| v.eq_ignore_ascii_case("allow") || v.eq_ignore_ascii_case("deny"));
+        return if known {
+            (Stage::Legacy, LEGACY.to_owned())
+        } else {
+            (Stage::Syntax, SYNTAX_ERRORS.to_owned())
+        };
+    }
+    if SYNTAX.iter().any(|p| message.starts_with(p)) {
+        return (Stage::Syntax, SYNTAX_ERRORS.to_owned());
+    }
+    // A condition value its operator cannot read (a date, a number, an address).
+    if message.starts_with(LEGACY)
+        || (message.starts_with("Invalid value ") && message.contains(" condition on "))
+    {
+        return (Stage::Legacy, LEGACY.to_owned());
+    }
+    let stage = if message.starts_with("Statement IDs (SID) in a single policy must be unique") {
+        Stage::UniqueSids
+    } else if message == "Policy statement must contain actions." {
+        Stage::HasActions
+    } else if message == "Policy statement must contain resources." {
+        Stage::HasResources
+    } else if message.contains("must be in ARN format")
+        || message.starts_with("Partition \"")
+        || message.starts_with("IAM resource")
+        || message.contains("can not contain region information")
+        || message.contains("Resource vendor must be fully qualified")
+    {
+        Stage::ResourceForm
+    } else if message.contains("Actions/Conditions must be prefaced by a vendor")
+        || message.contains("Actions/Condition can contain only one colon")
+        || message.contains(": Vendor ")
+    {
+        Stage::ActionForm
+    } else {
+        Stage::Other
+    };
+    (stage, aws_sentence(message))
+}
+
+/// `message` cut to AWS's sentence: our `Action "x": ` location dropped, and our detail after
+/// one of [`AWS_SENTENCES`].
+fn aws_sentence(message: &str) -> String {
+    let message = match message.strip_prefix("Action \"") {
+        Some(rest) => rest.split_once("\": ").map_or(message, |(_, m)| m),
+        None => message,
+    };
+    for sentence in AWS_SENTENCES {
+        let stem = sentence.trim_end_matches('.');
+        if message.starts_with(&format!("{stem}:")) || message.contains(sentence) {
+            return (*sentence).to_owned();
+        }
+    }
+    message.to_owned()
 }
 
 impl fmt::Display for PolicyError {

@@ -15,7 +15,7 @@ use crate::principal::{PrincipalEntry, PrincipalType};
 /// Parses a policy document, checking everything that does not depend on the kind of policy.
 pub(crate) fn parse(text: &str) -> Result<Policy, PolicyError> {
     let mut findings = Vec::new();
-    let policy = parse_into(text, &mut findings);
+    let policy = parse_into(text, false, &mut findings);
     match policy {
         Some(policy) if !findings.iter().any(Finding::is_error) => Ok(policy),
         _ => Err(PolicyError { findings }),
@@ -24,7 +24,14 @@ pub(crate) fn parse(text: &str) -> Result<Policy, PolicyError> {
 
 /// Parses as far as possible, pushing findings; `None` when the document is not even shaped
 /// like a policy.
-pub(crate) fn parse_into(text: &str, findings: &mut Vec<Finding>) -> Option<Policy> {
+/// `requires_resource`: the document's kind needs `Resource` or `NotResource` in every
+/// statement (identity policies), reported here so that AWS's order of checks can be kept
+/// even when the statement has other errors.
+pub(crate) fn parse_into(
+    text: &str,
+    requires_resource: bool,
+    findings: &mut Vec<Finding>,
+) -> Option<Policy> {
     let json = match Json::parse(text) {
         Ok(json) => json,
         Err(e) => {
@@ -107,15 +114,22 @@ pub(crate) fn parse_into(text: &str, findings: &mut Vec<Finding>) -> Option<Poli
     let mut sids = HashSet::new();
     for (i, value) in statement_values.into_iter().enumerate() {
         let location = format!("Statement[{i}]");
-        if let Some(statement) = parse_statement(value, &location, variables, findings) {
-            if let Some(sid) = &statement.sid {
-                if !sid.is_empty() && !sids.insert(sid.clone()) {
-                    findings.push(Finding::error(
-                        location.clone(),
-                        format!("Statement IDs (SID) in a single policy must be unique: \"{sid}\" is repeated."),
-                    ));
-                }
-            }
+        // SIDs are compared whatever else is wrong with their statements, as AWS does.
+        if let Json::Object(fields) = value
+            && let Some((_, Json::String(sid))) = fields.iter().find(|(k, _)| k == "Sid")
+            && !sid.is_empty()
+            && !sids.insert(sid.clone())
+        {
+            findings.push(Finding::error(
+                location.clone(),
+                format!(
+                    "Statement IDs (SID) in a single policy must be unique: \"{sid}\" is repeated."
+                ),
+            ));
+        }
+        if let Some(statement) =
+            parse_statement(value, &location, variables, requires_resource, findings)
+        {
             statements.push(statement);
         }
     }
@@ -162,6 +176,7 @@ fn parse_statement(
     value: &Json,
     location: &str,
     variables: bool,
+    requires_resource: bool,
     findings: &mut Vec<Finding>,
 ) -> Option<Statement> {
     let Json::Object(fields) = value else {
@@ -222,12 +237,12 @@ fn parse_statement(
                     }
                     let mut patterns = Vec::with_capacity(list.len());
                     for a in list {
-                        if a != "*" && !valid_action(&a) {
+                        if a != "*"
+                            && let Err(message) = check_action(&a)
+                        {
                             findings.push(Finding::error(
                                 at.clone(),
-                                format!(
-                                    "Action \"{a}\": Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
-                                ),
+                                format!("Action \"{a}\": {message}"),
                             ));
                         }
                         patterns.push(ActionPattern::new(&a));
@@ -294,6 +309,12 @@ fn parse_statement(
             "Policy statement must contain actions.",
         ));
     }
+    if requires_resource && !saw.contains("Resource") && !saw.contains("NotResource") {
+        findings.push(Finding::error(
+            location,
+            "Policy statement must contain resources.",
+        ));
+    }
 
     let errors_after = findings.iter().filter(|f| f.is_error()).count();
     if errors_after > errors_before {
@@ -349,20 +370,54 @@ fn string_list(
 
 /// `service:Name`, where the service is made of letters, digits, `-` and `.` (AWS accepts
 /// `s3.s:ListBucket`; wildcards allowed).
-fn valid_action(action: &str) -> bool {
+/// An action is `vendor:Name`; AWS's three messages for what is not.
+fn check_action(action: &str) -> Result<(), String> {
+    const PREFACED: &str =
+        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.";
     let Some((service, name)) = action.split_once(':') else {
-        return false;
+        return Err(PREFACED.into());
     };
-    !service.is_empty()
-        && !name.is_empty()
-        && service
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '?'))
-        && !name.contains(|c: char| c.is_whitespace() || c == ':')
+    if name.contains(':') {
+        return Err("Actions/Condition can contain only one colon.".into());
+    }
+    if service.is_empty() || name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(PREFACED.into());
+    }
+    if !service
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '?'))
+    {
+        return Err(format!("Vendor {service} is not valid"));
+    }
+    Ok(())
+}
+
+/// The colons of `text` outside policy variables (`${aws:username}` has one of its own).
+fn colons_outside_variables(text: &str) -> usize {
+    let mut depth = 0usize;
+    let mut count = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' if chars.peek() == Some(&'{') => {
+                chars.next();
+                depth += 1;
+            }
+            '}' if depth > 0 => depth -= 1,
+            ':' if depth == 0 => count += 1,
+            _ => {}
+        }
+    }
+    count
 }
 
 /// `*` or an ARN: `arn:PARTITION:SERVICE` with a fixed service, and the rest optional (AWS
-/// accepts `arn:aws:fdsasf`, which matches only itself).
+/// accepts `arn:aws:fdsasf`, which matches only itself), as AWS checks it:
+/// - text without a colon is not an ARN; text with one is read as an ARN whatever its first
+///   segment, so a bad partition is named as such (`x:y` → partition `y`);
+/// - AWS's older parser refuses an ARN of exactly five segments, or one with six or more and
+///   no service ("The policy failed legacy parsing");
+/// - `arn:aws` and a service with wildcards are refused for their vendor.
 fn check_resource(resource: &str) -> Result<(), String> {
     if resource == "*" {
         return Ok(());
@@ -370,12 +425,27 @@ fn check_resource(resource: &str) -> Result<(), String> {
     let mut parts = resource.splitn(4, ':');
     let (arn, _partition, service) = (parts.next(), parts.next(), parts.next());
     if arn != Some("arn") {
+        if let Some((_, rest)) = resource.split_once(':')
+            && let Some(message) = crate::validate::partition_error(&format!("arn:{rest}"))
+        {
+            return Err(message);
+        }
         return Err(format!(
             "Resource {resource} must be in ARN format or \"*\"."
         ));
     }
-    // `arn:aws` (no service at all) is refused as AWS refuses it, for its vendor.
     let service = service.unwrap_or_default();
+    let colons = colons_outside_variables(resource);
+    if colons == 4 || (colons >= 5 && service.is_empty()) {
+        return Err(format!(
+            "The policy failed legacy parsing: the resource {resource} has {}.",
+            if colons == 4 {
+                "five segments (an ARN has six)"
+            } else {
+                "no service"
+            }
+        ));
+    }
     if service.is_empty() || service.contains(['*', '?']) {
         return Err(format!(
             "Resource {resource}: Resource vendor must be fully qualified and cannot contain regexes."

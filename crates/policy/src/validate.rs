@@ -155,7 +155,14 @@ pub fn validate(text: &str, kind: PolicyKind) -> Vec<Finding> {
             ),
         ));
     }
-    if let Some(policy) = parse::parse_into(text, &mut findings) {
+    let requires_resource = matches!(
+        kind,
+        PolicyKind::Identity
+            | PolicyKind::Boundary
+            | PolicyKind::Session
+            | PolicyKind::ServiceControl
+    );
+    if let Some(policy) = parse::parse_into(text, requires_resource, &mut findings) {
         check_kind(&policy, kind, &mut findings);
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -218,18 +225,6 @@ fn check_kind(policy: &Policy, kind: PolicyKind, findings: &mut Vec<Finding>) {
             _ => {}
         }
         match (&s.resource, kind) {
-            (
-                None,
-                PolicyKind::Identity
-                | PolicyKind::Boundary
-                | PolicyKind::Session
-                | PolicyKind::ServiceControl,
-            ) => {
-                findings.push(Finding::error(
-                    at.clone(),
-                    "Policy statement must contain resources.",
-                ));
-            }
             (Some(_), PolicyKind::Trust) => {
                 findings.push(Finding::error(
                     at.clone(),
@@ -305,7 +300,7 @@ const PARTITIONS: [&str; 9] = [
 
 /// AWS's error for an ARN whose partition is none of AWS's: the ARN is shown with its missing
 /// segments as `*`, as AWS shows it.
-fn partition_error(text: &str) -> Option<String> {
+pub(crate) fn partition_error(text: &str) -> Option<String> {
     let rest = text.strip_prefix("arn:")?;
     let (partition, rest) = rest.split_once(':').unwrap_or((rest, ""));
     if PARTITIONS.contains(&partition) || partition.contains("${") {

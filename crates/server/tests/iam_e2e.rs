@@ -1062,6 +1062,63 @@ async fn malformed_policies_get_awss_messages() {
     }
 }
 
+/// CreatePolicy answers AWS's message for the check AWS makes first when a document has
+/// several problems: JSON and shape ("Syntax errors in policy."), the Version of a managed
+/// policy, what AWS's older parser refuses ("The policy failed legacy parsing": an effect in
+/// another case, a condition value its operator cannot read, a five-segment ARN, an ARN
+/// without a service), duplicate SIDs, missing actions, missing resources, the resources'
+/// form, then the actions' form. Source: IAM's answers to CreatePolicy for such documents, as
+/// the IAM user guide's policy grammar and the messages AWS returns show them (the order is
+/// recorded in docs/policy-decisions.md, "Managed policy documents"). Nothing is created.
+#[tokio::test]
+async fn create_policy_answers_the_error_aws_checks_first() {
+    let server = TestServer::start().await;
+    let iam = server.root();
+    let doc = |statement: &str| format!(r#"{{"Version":"2012-10-17","Statement":{statement}}}"#);
+    let cases = [
+        (r#"{"Statement":{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"*"},"Extra":true}"#.to_owned(), "Policy document must be version 2012-10-17 or greater."),
+        (r#"{"Version":"2008-10-17","Statement":[{"Sid":"x","Effect":"Allow"},{"Sid":"x","Effect":"Allow"}]}"#.to_owned(), "Policy document must be version 2012-10-17 or greater."),
+        (r#"{"Version":"2012-10-18","Statement":{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"*"}}"#.to_owned(), "Syntax errors in policy."),
+        (doc(r#"{"Effect":"Permit","Action":"ec2:StartInstances","Resource":"*"}"#), "Syntax errors in policy."),
+        (doc(r#"{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"*","Owner":"me"}"#), "Syntax errors in policy."),
+        (doc(r#"{"Effect":"Allow","Action":"ec2:StartInstances","NotAction":"ec2:StopInstances","Resource":"*"}"#), "Syntax errors in policy."),
+        (doc(r#"{"Effect":"Allow","Action":{"ec2":"StartInstances"},"Resource":"*"}"#), "Syntax errors in policy."),
+        (doc(r#"{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"*","Condition":{"StringEquals":"ec2:Region"}}"#), "Syntax errors in policy."),
+        (doc(r#"[]"#), "Syntax errors in policy."),
+        (doc(r#"{"Effect":"DENY","Action":"ec2:StartInstances"}"#), "The policy failed legacy parsing"),
+        (doc(r#"{"Effect":"Allow","Condition":{"DateGreaterThan":{"aws:CurrentTime":"next week"}}}"#), "The policy failed legacy parsing"),
+        (doc(r#"{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"*","Condition":{"NumericLessThan":{"ec2:Count":"a few"}}}"#), "The policy failed legacy parsing"),
+        (doc(r#"{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"arn:aws:ec2::instance/i-1"}"#), "The policy failed legacy parsing"),
+        (doc(r#"{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"arn:aws::us-east-1:111122223333:instance/i-1"}"#), "The policy failed legacy parsing"),
+        (doc(r#"[{"Sid":"One","Effect":"Allow","Action":"ec2:StartInstances","Resource":"*"},{"Sid":"One","Effect":"Deny"}]"#), "Statement IDs (SID) in a single policy must be unique."),
+        (doc(r#"[{"Effect":"Deny","Resource":"*"},{"Effect":"Allow","Action":"no-vendor"}]"#), "Policy statement must contain actions."),
+        (doc(r#"{"Effect":"Allow","Action":"no-vendor"}"#), "Policy statement must contain resources."),
+        (doc(r#"{"Effect":"Allow","Action":"ec2:Start:Instances","Resource":"instance-1"}"#), "Resource instance-1 must be in ARN format or \"*\"."),
+        (doc(r#"{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"instance:i-1"}"#), "Partition \"i-1\" is not valid for resource \"arn:i-1:*:*:*:*\"."),
+        (doc(r#"{"Effect":"Allow","Action":["ec2:StartInstances","ec2:Start:Instances"],"Resource":"*"}"#), "Actions/Condition can contain only one colon."),
+        (doc(r#"{"Effect":"Allow","Action":"e c2:StartInstances","Resource":"*"}"#), "Vendor e c2 is not valid"),
+        (doc(r#"{"Effect":"Allow","NotAction":"","Resource":"*"}"#), "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
+    ];
+    for (document, message) in cases {
+        let r = iam
+            .create_policy()
+            .policy_name("p")
+            .policy_document(&document)
+            .send()
+            .await;
+        let got = common::error_message(&r);
+        assert_eq!(error_code(r).0, "MalformedPolicyDocument", "{document}");
+        assert_eq!(got, message, "{document}");
+    }
+    let listed = iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.policies().is_empty(), "nothing was created");
+}
+
 /// Every violation of a request's model is listed in one ValidationError, as AWS's request
 /// validation answers, and nothing is created.
 #[tokio::test]

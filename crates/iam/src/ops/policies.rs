@@ -21,13 +21,24 @@ pub fn parse_managed_document(text: &str, kind: PolicyKind) -> IamResult<PolicyD
             "Cannot exceed quota for PolicySize: {MAX_MANAGED_POLICY_SIZE}"
         )));
     }
-    let document = PolicyDocument::parse(text, kind).map_err(IamError::MalformedPolicyDocument)?;
     // Managed policies (CreatePolicy, CreatePolicyVersion) need the current language version:
-    // AWS refuses one without a Version or with 2008-10-17 (inline policies may have either).
-    if document.parsed.version != Some(portcullis_policy::Version::V2012_10_17) {
-        return Err(IamError::MalformedPolicyDocument(
+    // AWS refuses one without a Version or with 2008-10-17 (inline policies may have either),
+    // and says so before anything else it finds in a document that is JSON at all.
+    let too_old = || {
+        IamError::MalformedPolicyDocument(
             "Policy document must be version 2012-10-17 or greater.".into(),
-        ));
+        )
+    };
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(text) {
+        match fields.get("Version") {
+            None => return Err(too_old()),
+            Some(serde_json::Value::String(v)) if v == "2008-10-17" => return Err(too_old()),
+            _ => {}
+        }
+    }
+    let document = PolicyDocument::parse(text, kind).map_err(IamError::MalformedPolicyDocument)?;
+    if document.parsed.version != Some(portcullis_policy::Version::V2012_10_17) {
+        return Err(too_old());
     }
     Ok(document)
 }
