@@ -205,18 +205,25 @@ pub fn create_oidc_provider(
     Ok(provider)
 }
 
+/// DeleteOpenIDConnectProvider.
 pub fn delete_oidc_provider(
     state: &mut IamState,
     touched: &mut Touched,
     account_id: &str,
     arn: &str,
 ) -> IamResult<()> {
-    let url = url_from_arn(account_id, arn)?;
+    // Idempotent, as AWS documents it: deleting a provider that does not exist (or an ARN
+    // that names none, in another case) succeeds and changes nothing. A malformed ARN is
+    // still refused.
+    let url = match url_from_arn(account_id, arn) {
+        Ok(url) => url,
+        Err(IamError::NoSuchEntity(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let account = state.account_mut(account_id)?;
-    if account.oidc_providers.remove(&url).is_none() {
-        return Err(not_found(arn));
+    if account.oidc_providers.remove(&url).is_some() {
+        touched.oidc_provider(account_id, &url);
     }
-    touched.oidc_provider(account_id, &url);
     Ok(())
 }
 
