@@ -11,6 +11,7 @@ mod instance_profiles;
 mod login_profiles;
 mod mfa;
 mod model_constraints;
+mod model_validation;
 mod policies;
 mod providers;
 mod roles;

@@ -3,7 +3,7 @@
 //! validates a request against its model before anything else: `ValidationError` with AWS's
 //! "1 validation error detected" message.
 
-use portcullis_iam::names::is_tag_char;
+use portcullis_iam::names::{self, is_tag_char};
 
 use crate::error::ApiError;
 use crate::query::{Params, lower_first};
@@ -37,8 +37,18 @@ fn length(name: &str, value: &str, min: usize, max: usize) -> Result<(), ApiErro
     }
 }
 
-/// Checks the model's constraints on `action`'s shared parameters.
+/// Checks the model's constraints on `action`'s parameters: every top-level member
+/// ([`super::model_validation`], with the tags' violations joined to them), then the shared
+/// parameters below.
 pub fn check(action: &str, params: &Params) -> Result<(), ApiError> {
+    let found = super::model_validation::violations(action, params);
+    if !found.is_empty() {
+        let tags = names::check_tags(&[], &params.tags("Tags")).map(|_| ());
+        return match names::all_valid([Err(names::coral(&found)), tags]) {
+            Err(e) => Err(e.into()),
+            Ok(()) => Ok(()),
+        };
+    }
     // arnType: 20 to 2,048 characters.
     for name in [
         "PolicyArn",
