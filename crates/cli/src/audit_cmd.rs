@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use portcullis_server::StoreLocation;
 use portcullis_server::iam::seal::MasterKey;
-use portcullis_server::iam::store::SqliteStore;
+use portcullis_server::iam::store::{SqliteStore, Store};
 use portcullis_server::iam::trail;
+use portcullis_server::postgres::PostgresStore;
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
@@ -27,11 +29,22 @@ pub enum AuditCommand {
     Tail(TailArgs),
 }
 
+/// The store to read, as `portcullis serve` was given it.
 #[derive(Args)]
-pub struct TailArgs {
+pub struct StoreArgs {
     /// The data directory `portcullis serve` uses.
     #[arg(long, default_value = "./portcullis-data")]
     data_dir: PathBuf,
+    /// The store `portcullis serve` uses: `sqlite` (the data directory's database) or its
+    /// PostgreSQL URL.
+    #[arg(long, env = "PORTCULLIS_STORE", default_value = "sqlite", value_parser = portcullis_server::StoreLocation::parse, hide_env_values = true)]
+    store: portcullis_server::StoreLocation,
+}
+
+#[derive(Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    at: StoreArgs,
     /// Start with the events from this time on (RFC 3339 or YYYY-MM-DD); default: only the
     /// events recorded from now on.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -40,9 +53,8 @@ pub struct TailArgs {
 
 #[derive(Args)]
 pub struct ExportArgs {
-    /// The data directory `portcullis serve` uses.
-    #[arg(long, default_value = "./portcullis-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    at: StoreArgs,
     /// The first event time to export (RFC 3339, e.g. 2026-12-01T00:00:00Z, or a date,
     /// 2026-12-01); default: the trail's beginning.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -69,9 +81,8 @@ fn parse_time(s: &str) -> Result<i64, String> {
 
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// The data directory `portcullis serve` uses.
-    #[arg(long, default_value = "./portcullis-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    at: StoreArgs,
     /// The master key (default: `<data-dir>/master.key`, or PORTCULLIS_MASTER_KEY_FILE).
     #[arg(long, value_name = "FILE")]
     master_key_file: Option<PathBuf>,
@@ -90,11 +101,11 @@ const TAIL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250)
 
 fn tail(args: TailArgs) -> ExitCode {
     use std::io::Write;
-    let store = match open_store(&args.data_dir) {
+    let store = match open_store(&args.at) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let mut tail = match trail::Tail::new(&store, args.since) {
+    let mut tail = match trail::Tail::new(&*store, args.since) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("portcullis: {e}");
@@ -127,25 +138,39 @@ fn tail(args: TailArgs) -> ExitCode {
     }
 }
 
-/// The store of a data directory (exit status 2, said, when there is none or it won't open).
-fn open_store(data_dir: &std::path::Path) -> Result<SqliteStore, ExitCode> {
-    let db = data_dir.join("portcullis.db");
-    if !db.is_file() {
-        eprintln!("portcullis: no store at {}", db.display());
-        return Err(ExitCode::from(2));
+/// The store (exit status 2, said, when there is none or it won't open).
+fn open_store(at: &StoreArgs) -> Result<Box<dyn Store>, ExitCode> {
+    match &at.store {
+        StoreLocation::Embedded => {
+            let db = at.data_dir.join("portcullis.db");
+            if !db.is_file() {
+                eprintln!("portcullis: no store at {}", db.display());
+                return Err(ExitCode::from(2));
+            }
+            match SqliteStore::open(&db) {
+                Ok(store) => Ok(Box::new(store)),
+                Err(e) => {
+                    eprintln!("portcullis: {}: {e}", db.display());
+                    Err(ExitCode::from(2))
+                }
+            }
+        }
+        StoreLocation::Postgres(url) => match PostgresStore::connect(url) {
+            Ok(store) => Ok(Box::new(store)),
+            Err(e) => {
+                eprintln!("portcullis: the PostgreSQL store: {e}");
+                Err(ExitCode::from(2))
+            }
+        },
     }
-    SqliteStore::open(&db).map_err(|e| {
-        eprintln!("portcullis: {}: {e}", db.display());
-        ExitCode::from(2)
-    })
 }
 
 fn export(args: ExportArgs) -> ExitCode {
-    let store = match open_store(&args.data_dir) {
+    let store = match open_store(&args.at) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    match trail::export(&store, args.since, args.until, &args.out) {
+    match trail::export(&*store, args.since, args.until, &args.out) {
         Ok(report) => {
             println!(
                 "exported {} events in {} CloudTrail log files under {}",
@@ -163,14 +188,14 @@ fn export(args: ExportArgs) -> ExitCode {
 }
 
 fn verify(args: VerifyArgs) -> ExitCode {
-    let store = match open_store(&args.data_dir) {
+    let store = match open_store(&args.at) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let key_path = args
         .master_key_file
         .or_else(|| std::env::var_os("PORTCULLIS_MASTER_KEY_FILE").map(PathBuf::from))
-        .unwrap_or_else(|| args.data_dir.join("master.key"));
+        .unwrap_or_else(|| args.at.data_dir.join("master.key"));
     if !key_path.is_file() {
         eprintln!("portcullis: no master key at {}", key_path.display());
         return ExitCode::from(2);
@@ -182,7 +207,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let public_key = match trail::public_key(&store, &master_key) {
+    let public_key = match trail::public_key(&*store, &master_key) {
         Ok(Some(k)) => k,
         Ok(None) => {
             eprintln!("portcullis: this data directory has no audit trail");
@@ -194,7 +219,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
         }
     };
     let hex: String = public_key.iter().map(|b| format!("{b:02x}")).collect();
-    match trail::verify(&store, &public_key) {
+    match trail::verify(&*store, &public_key) {
         Ok(report) => {
             println!(
                 "audit trail intact: events {} to {} ({} events), {} signed digests (signed up to event {}), digest key ed25519:{hex}",

@@ -12,9 +12,14 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8600")]
     listen: SocketAddr,
-    /// Where the embedded store, the master key and the root credentials live.
+    /// Where the master key, the root credentials and the embedded store live.
     #[arg(long, default_value = "./portcullis-data")]
     data_dir: PathBuf,
+    /// Where the IAM state lives: `sqlite` (the embedded database in --data-dir), or a
+    /// PostgreSQL URL (`postgres://user:password@host:port/db`) that several nodes share;
+    /// the schema is created and migrated by Portcullis.
+    #[arg(long, env = "PORTCULLIS_STORE", default_value = "sqlite", value_parser = portcullis_server::StoreLocation::parse, hide_env_values = true)]
+    store: portcullis_server::StoreLocation,
     /// The default account's id at first start (random when not given).
     #[arg(long)]
     account_id: Option<String>,
@@ -101,6 +106,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let config = ServerConfig {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
+        store: args.store,
         account_id: args.account_id,
         root_credentials,
         master_key_file: std::env::var_os("PORTCULLIS_MASTER_KEY_FILE").map(PathBuf::from),

@@ -18,6 +18,7 @@ fn export(data: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
     let result = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["audit", "export", "--data-dir"])
         .arg(data)
+        .envs(store_env(data))
         .arg("--out")
         .arg(out)
         .args(extra)
@@ -171,6 +172,7 @@ async fn tail_follows_the_live_trail() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["audit", "tail", "--since", "2000-01-01", "--data-dir"])
         .arg(server.dir.path())
+        .envs(store_env(server.dir.path()))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("tail runs");

@@ -18,6 +18,7 @@ fn verify(dir: &Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["audit", "verify", "--data-dir"])
         .arg(dir)
+        .envs(store_env(dir))
         .env_remove("PORTCULLIS_MASTER_KEY_FILE")
         .output()
         .expect("portcullis runs");
@@ -120,6 +121,17 @@ async fn verify_names_every_kind_of_tampering_and_passes_an_intact_or_pruned_tra
         s.shutdown().await;
     }
     let dir = server.dir.path();
+    if on_postgres() {
+        // The tampering below is SQLite's SQL on a copy of the data directory; on
+        // PostgreSQL the verifier (the same code, through the store) passes the intact trail.
+        let (code, out) = verify(dir);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("audit trail intact: events 1 to 16 (16 events)"),
+            "{out}"
+        );
+        return;
+    }
     let last = last_sequence(dir);
     assert_eq!(last, 16);
 

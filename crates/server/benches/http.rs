@@ -213,6 +213,7 @@ async fn serve() {
     let server = start(ServerConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: dir.path().to_path_buf(),
+        store: portcullis_server::StoreLocation::Embedded,
         account_id: Some("111122223333".into()),
         root_credentials: Some((ROOT_KEY.into(), ROOT_SECRET.into())),
         master_key_file: None,

@@ -37,7 +37,9 @@ use portcullis_iam::IamService;
 use portcullis_iam::model::Secret;
 use portcullis_iam::seal::{MasterKey, write_private_file};
 pub use portcullis_iam::state::Limits;
-use portcullis_iam::store::SqliteStore;
+use portcullis_iam::store::{SqliteStore, Store};
+pub use portcullis_postgres as postgres;
+use portcullis_postgres::PostgresStore;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -71,7 +73,10 @@ async fn flush_key_uses(state: &Arc<app::AppState>) {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// The master key and root credentials files, and the embedded store's database.
     pub data_dir: PathBuf,
+    /// Where the IAM state lives.
+    pub store: StoreLocation,
     /// The default account's id at first start (random when `None`).
     pub account_id: Option<String>,
     /// Root credentials to adopt at first start instead of generating them.
@@ -96,6 +101,33 @@ pub struct ServerConfig {
     /// Serve Prometheus metrics (`GET /metrics`) on this address, apart from the API
     /// (`None`: not served).
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Where the IAM state lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded SQLite database, `portcullis.db` in the data directory.
+    #[default]
+    Embedded,
+    /// A PostgreSQL database (`postgres://user@host:port/db`), which several nodes may share.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// `--store`'s value: `sqlite` (or nothing) for the embedded store, a `postgres://` or
+    /// `postgresql://` URL for PostgreSQL.
+    pub fn parse(text: &str) -> Result<StoreLocation, String> {
+        let text = text.trim();
+        if text.is_empty() || text == "sqlite" {
+            Ok(StoreLocation::Embedded)
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(StoreLocation::Postgres(text.to_owned()))
+        } else {
+            Err(format!(
+                "{text:?} is not a store: use sqlite, or a postgres:// URL"
+            ))
+        }
+    }
 }
 
 /// How the audit trail is kept.
@@ -246,10 +278,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     files::check_private(&key_path)?;
     files::check_private(&credentials_path)?;
     let master_key = MasterKey::load_or_create(&key_path)?;
-    let db_path = config.data_dir.join("portcullis.db");
-    files::prepare_database(&db_path)?;
-    let store = SqliteStore::open(&db_path)?;
-    let mut service = IamService::open(Box::new(store), master_key, config.limits)?;
+    let store: Box<dyn Store> = match &config.store {
+        StoreLocation::Embedded => {
+            let db_path = config.data_dir.join("portcullis.db");
+            files::prepare_database(&db_path)?;
+            Box::new(SqliteStore::open(&db_path)?)
+        }
+        StoreLocation::Postgres(url) => Box::new(PostgresStore::connect(url)?),
+    };
+    let mut service = IamService::open(store, master_key, config.limits)?;
     if let Some(audit) = &config.audit {
         service.enable_audit(audit.trail)?;
     }

@@ -13,7 +13,10 @@ use aws_sdk_iam::config::{BehaviorVersion, Region};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::tls_files;
-use common::{ACCOUNT, ROOT_KEY, ROOT_SECRET, error_code, iam_at, test_config};
+use common::{
+    ACCOUNT, ROOT_KEY, ROOT_SECRET, error_code, iam_at, on_postgres, replace_row, stored_row,
+    stored_rows, test_config,
+};
 use portcullis_iam::seal::{MasterKey, SealedField};
 use portcullis_server::{RunningServer, StartError, TlsFiles, parse_trusted_proxy, start};
 use serde_json::Value;
@@ -45,29 +48,12 @@ fn endpoint(server: &RunningServer) -> String {
     format!("http://{}", server.local_addr)
 }
 
-fn db(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("portcullis.db")).expect("open the database")
-}
-
 fn row(dir: &Path, table: &str, key: &str) -> Value {
-    let data: String = db(dir)
-        .query_row(
-            &format!("SELECT data FROM {table} WHERE key = ?1"),
-            [key],
-            |r| r.get(0),
-        )
-        .expect("the row");
-    serde_json::from_str(&data).expect("JSON row")
+    stored_row(dir, table, key)
 }
 
 fn set_row(dir: &Path, table: &str, key: &str, data: &Value) {
-    let changed = db(dir)
-        .execute(
-            &format!("UPDATE {table} SET data = ?1 WHERE key = ?2"),
-            rusqlite::params![data.to_string(), key],
-        )
-        .expect("update the row");
-    assert_eq!(changed, 1);
+    replace_row(dir, table, key, data);
 }
 
 /// A user with `policy` inline and an access key.
@@ -114,13 +100,12 @@ async fn first_start_makes_the_data_dir_0700_and_every_secret_file_0600() {
     let server = start(config).await.expect("server starts");
     assert!(server.new_root_credentials.is_some());
     assert_eq!(mode(&dir), 0o700);
-    for file in [
-        "portcullis.db",
-        "portcullis.db-wal",
-        "portcullis.db-shm",
-        "master.key",
-        "root-credentials",
-    ] {
+    let database: &[&str] = if on_postgres() {
+        &[]
+    } else {
+        &["portcullis.db", "portcullis.db-wal", "portcullis.db-shm"]
+    };
+    for file in database.iter().chain(&["master.key", "root-credentials"]) {
         assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
     }
     server.shutdown().await;
@@ -132,10 +117,14 @@ async fn a_looser_data_dir_and_database_are_tightened_at_start() {
     let dir = dir.path();
     start_at(dir).await.expect("first start").shutdown().await;
     chmod(dir, 0o755);
-    chmod(&dir.join("portcullis.db"), 0o644);
+    if !on_postgres() {
+        chmod(&dir.join("portcullis.db"), 0o644);
+    }
     let server = start_at(dir).await.expect("second start");
     assert_eq!(mode(dir), 0o700);
-    assert_eq!(mode(&dir.join("portcullis.db")), 0o600);
+    if !on_postgres() {
+        assert_eq!(mode(&dir.join("portcullis.db")), 0o600);
+    }
     server.shutdown().await;
 }
 
@@ -225,7 +214,6 @@ async fn a_sealed_secret_moved_to_another_keys_row_does_not_open() {
 
 /// Every sealed field of the data directory: (table, row key, JSON pointer, field's owner).
 fn sealed_fields(dir: &Path) -> Vec<(String, String, String, String)> {
-    let conn = db(dir);
     let mut out = Vec::new();
     for (table, pointer) in [
         ("access_keys", "/secret_sealed"),
@@ -233,15 +221,7 @@ fn sealed_fields(dir: &Path) -> Vec<(String, String, String, String)> {
         ("server_certificates", "/private_key_sealed"),
         ("saml_providers", "/private_keys_sealed"),
     ] {
-        let mut stmt = conn
-            .prepare(&format!("SELECT key, data FROM {table}"))
-            .unwrap();
-        let rows: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        for (key, data) in rows {
+        for (key, data) in stored_rows(dir, table) {
             let data: Value = serde_json::from_str(&data).unwrap();
             if table == "saml_providers" {
                 for (i, k) in data["private_keys"].as_array().unwrap().iter().enumerate() {
@@ -296,7 +276,8 @@ fn make_legacy(dir: &Path, key: &MasterKey) {
             Value::String(STANDARD.encode(key.seal_bytes(plain.as_bytes(), b"")));
         set_row(dir, &table, &row_key, &data);
     }
-    db(dir)
+    rusqlite::Connection::open(dir.join("portcullis.db"))
+        .expect("open the database")
         .execute_batch(
             "DROP TABLE meta; DROP TABLE audit_events; DROP TABLE audit_digests; DROP TABLE access_activity; PRAGMA user_version = 5;",
         )
@@ -305,6 +286,10 @@ fn make_legacy(dir: &Path, key: &MasterKey) {
 
 #[tokio::test]
 async fn a_legacy_data_dir_starts_once_sealed_again_and_then_refuses_the_legacy_form() {
+    if on_postgres() {
+        // The legacy format predates the PostgreSQL store: no such database exists.
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let server = start_at(dir).await.expect("start");

@@ -93,17 +93,7 @@ fn iam_no_retry(server: &TestServer, key: &str, secret: &str) -> aws_sdk_iam::Cl
 
 /// Every row of a store table, as the database holds it.
 fn rows(server: &TestServer, table: &str) -> Vec<(String, String)> {
-    let db = rusqlite::Connection::open(server.dir.path().join("portcullis.db")).expect("db");
-    let mut statement = db
-        .prepare(&format!(
-            "SELECT key, data FROM {table} ORDER BY account_id, key"
-        ))
-        .expect("query");
-    statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("rows")
-        .map(|r| r.expect("row"))
-        .collect()
+    common::stored_rows(server.dir.path(), table)
 }
 
 /// GetSessionToken with an MFA code: `Ok(())` or (code, message).

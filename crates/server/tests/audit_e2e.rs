@@ -385,12 +385,8 @@ async fn lookup_events_filters_pages_and_is_authorized() {
 #[tokio::test]
 async fn a_change_whose_record_cannot_be_stored_is_not_made() {
     let server = TestServer::start().await;
-    let db = rusqlite::Connection::open(server.dir.path().join("portcullis.db")).expect("db");
     // The trail's table refuses every new row, as a full disk would refuse the transaction.
-    db.execute_batch(
-        "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'no space'); END;",
-    )
-    .expect("trigger");
+    refuse_audit_rows(server.dir.path(), true);
     let before = server.digest();
     // An allowed read is answered before its batch is committed; the batch is refused, and
     // from then on reads are refused too: nothing is answered unrecorded beyond one batch
@@ -407,8 +403,7 @@ async fn a_change_whose_record_cannot_be_stored_is_not_made() {
     let r = server.root().create_user().user_name("ghost").send().await;
     assert_eq!(error_code(r).0, "ServiceFailure");
     assert_eq!(server.digest(), before, "the refused change was published");
-    db.execute_batch("DROP TRIGGER refuse;")
-        .expect("drop trigger");
+    refuse_audit_rows(server.dir.path(), false);
     let r = server.root().get_user().user_name("ghost").send().await;
     assert_eq!(error_code(r).0, "NoSuchEntity");
     assert!(
@@ -529,15 +524,10 @@ async fn durable_reads_are_answered_only_once_recorded() {
     })
     .await;
     server.root().list_users().send().await.expect("recorded");
-    let db = rusqlite::Connection::open(server.dir.path().join("portcullis.db")).expect("db");
-    db.execute_batch(
-        "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'no space'); END;",
-    )
-    .expect("trigger");
+    refuse_audit_rows(server.dir.path(), true);
     let r = server.root().list_users().send().await;
     assert_eq!(error_code(r).0, "ServiceFailure");
-    db.execute_batch("DROP TRIGGER refuse;")
-        .expect("drop trigger");
+    refuse_audit_rows(server.dir.path(), false);
     server
         .root()
         .list_users()
@@ -546,4 +536,34 @@ async fn durable_reads_are_answered_only_once_recorded() {
         .expect("recorded again");
     let listed = events(&server, "EventName", "ListUsers").await;
     assert_eq!(listed.len(), 2, "the refused read is not in the trail");
+}
+
+/// Makes the store of `dir` refuse (`true`) or accept again (`false`) every new audit event
+/// row, as a full disk would refuse the transaction: a trigger in the backend's dialect.
+pub fn refuse_audit_rows(dir: &std::path::Path, refuse: bool) {
+    match common::test_store(dir) {
+        portcullis_server::StoreLocation::Embedded => {
+            let db = rusqlite::Connection::open(dir.join("portcullis.db")).expect("db");
+            db.execute_batch(if refuse {
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'no space'); END;"
+            } else {
+                "DROP TRIGGER refuse;"
+            })
+            .expect("trigger");
+        }
+        portcullis_server::StoreLocation::Postgres(url) => {
+            portcullis_postgres::testing::execute(
+                &url,
+                if refuse {
+                    "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+                       $$ BEGIN RAISE EXCEPTION 'no space'; END $$;
+                     CREATE TRIGGER refuse BEFORE INSERT ON audit_events
+                       FOR EACH ROW EXECUTE FUNCTION refuse();"
+                } else {
+                    "DROP TRIGGER refuse ON audit_events;"
+                },
+            )
+            .expect("trigger");
+        }
+    }
 }

@@ -40,9 +40,7 @@ fn ed25519_key(seed: u8) -> String {
 
 /// The database files, to look for what must not be there.
 fn stored_bytes(server: &TestServer) -> Vec<u8> {
-    let mut bytes = std::fs::read(server.dir.path().join("portcullis.db")).unwrap();
-    bytes.extend(std::fs::read(server.dir.path().join("portcullis.db-wal")).unwrap_or_default());
-    bytes
+    common::bytes_at_rest(server.dir.path())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -63,15 +61,15 @@ async fn user_with_change_password(server: &TestServer, name: &str) -> aws_sdk_i
     client
 }
 
-/// Stops the server, runs `sql` on its database, and starts it again.
-async fn edit_database(server: &mut TestServer, sql: &str) {
+/// Stops the server, dates the password of `user` (its row at rest) to 2020, and starts
+/// the server again.
+async fn age_password(server: &mut TestServer, user: &str) {
     if let Some(running) = server.server.take() {
         running.shutdown().await;
     }
-    let db = rusqlite::Connection::open(server.dir.path().join("portcullis.db")).unwrap();
-    let changed = db.execute(sql, []).unwrap();
-    assert_eq!(changed, 1, "{sql}");
-    drop(db);
+    let mut row = common::stored_row(server.dir.path(), "users", user);
+    row["login_profile"]["password_set_date"] = "2020-01-01T00:00:00Z".into();
+    common::replace_row(server.dir.path(), "users", user, &row);
     server.restart().await;
 }
 
@@ -494,8 +492,7 @@ async fn expired_passwords_need_a_change_and_hard_expiry_needs_an_administrator(
         .unwrap();
     assert!(!profile.login_profile().unwrap().password_reset_required());
 
-    let age = "UPDATE users SET data = json_set(data, '$.login_profile.password_set_date', '2020-01-01T00:00:00Z') WHERE key = 'frank'";
-    edit_database(&mut server, age).await;
+    age_password(&mut server, "frank").await;
     let root = server.root();
     let profile = root
         .get_login_profile()
@@ -547,7 +544,7 @@ async fn expired_passwords_need_a_change_and_hard_expiry_needs_an_administrator(
         .send()
         .await
         .unwrap();
-    edit_database(&mut server, age).await;
+    age_password(&mut server, "frank").await;
     let root = server.root();
     let frank = server.iam(frank_key.access_key_id(), frank_key.secret_access_key());
     let (code, status) = error_code(

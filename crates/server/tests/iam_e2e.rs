@@ -690,12 +690,9 @@ async fn state_survives_a_restart() {
         .await
         .unwrap();
     // The secret is not stored in the clear.
-    let db = std::fs::read(server.dir.path().join("portcullis.db")).unwrap();
-    let wal = std::fs::read(server.dir.path().join("portcullis.db-wal")).unwrap_or_default();
+    let at_rest = common::bytes_at_rest(server.dir.path());
     let secret = key.secret_access_key().as_bytes();
-    for bytes in [&db, &wal] {
-        assert!(!bytes.windows(secret.len()).any(|w| w == secret));
-    }
+    assert!(!at_rest.windows(secret.len()).any(|w| w == secret));
 }
 
 /// POSTs a raw form with extra header lines; returns the status and the whole response.

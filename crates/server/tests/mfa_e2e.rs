@@ -531,16 +531,11 @@ async fn devices_survive_a_restart_with_their_seeds_sealed() {
     );
     resync(&root, "fay2", &device, 1).await.unwrap();
     // The seed is not stored in the clear.
-    let db = std::fs::read(server.dir.path().join("portcullis.db")).unwrap();
-    let wal = std::fs::read(server.dir.path().join("portcullis.db-wal")).unwrap_or_default();
+    let at_rest = common::bytes_at_rest(server.dir.path());
     let seed = device.seed.as_bytes();
-    for bytes in [&db, &wal] {
-        assert!(!bytes.windows(seed.len()).any(|w| w == seed));
-    }
+    assert!(!at_rest.windows(seed.len()).any(|w| w == seed));
     // The row is there, with the seed sealed beside it.
-    let conn = rusqlite::Connection::open(server.dir.path().join("portcullis.db")).unwrap();
-    let data: String = conn
-        .query_row("SELECT data FROM mfa_devices", [], |r| r.get(0))
-        .unwrap();
+    let rows = common::stored_rows(server.dir.path(), "mfa_devices");
+    let data = &rows.first().expect("the device's row").1;
     assert!(data.contains("seed_sealed") && !data.contains(&device.seed));
 }

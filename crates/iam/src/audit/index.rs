@@ -23,6 +23,19 @@ pub struct EventIndex {
 }
 
 impl EventIndex {
+    /// The resources as one searchable text: `\ttype\x1fname\t` per resource, so a
+    /// resource type is found as `\tTYPE\x1f` and a name as `\x1fNAME\t`.
+    pub fn resources_text(&self) -> String {
+        let mut text = String::from("\t");
+        for (kind, name) in &self.resources {
+            text.push_str(kind);
+            text.push('\u{1f}');
+            text.push_str(name);
+            text.push('\t');
+        }
+        text
+    }
+
     /// The index of `event`, recorded at `time_ms`.
     pub fn of(event: &AuditEvent, time_ms: i64) -> EventIndex {
         let identity = &event.user_identity;

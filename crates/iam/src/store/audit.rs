@@ -5,27 +5,9 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{StoreError, TrailStart};
-use crate::audit::{AuditQuery, AuditRow, ChainLink, GENESIS, LookupKey, StoredEvent};
+use crate::audit::{AuditQuery, AuditRow, ChainLink, LookupKey, StoredEvent};
 
-/// The meta key of where the kept trail begins (`SEQUENCE:HEX-HASH-OF-ITS-PREDECESSOR`).
-const START_KEY: &str = "audit_start";
-
-fn hash_of(blob: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    blob.try_into()
-        .map_err(|_| StoreError("an audit event's stored hash is not 32 bytes".into()))
-}
-
-/// Resources as one searchable text: `\ttype\x1fname\t` per resource.
-fn resources_text(resources: &[(String, String)]) -> String {
-    let mut text = String::from("\t");
-    for (kind, name) in resources {
-        text.push_str(kind);
-        text.push('\u{1f}');
-        text.push_str(name);
-        text.push('\t');
-    }
-    text
-}
+use super::{START_KEY, hash_of};
 
 pub(super) fn append(tx: &Transaction<'_>, events: &[AuditRow]) -> Result<(), StoreError> {
     if events.is_empty() {
@@ -51,7 +33,7 @@ pub(super) fn append(tx: &Transaction<'_>, events: &[AuditRow]) -> Result<(), St
             i.username,
             i.access_key_id,
             i.read_only,
-            resources_text(&i.resources),
+            i.resources_text(),
             body,
         ])?;
     }
@@ -84,21 +66,7 @@ pub(super) fn start(conn: &Connection) -> Result<TrailStart, StoreError> {
             |r| r.get(0),
         )
         .optional()?;
-    let Some(value) = value else {
-        return Ok((1, GENESIS));
-    };
-    let bad = || StoreError(format!("the stored {START_KEY} value is malformed"));
-    let (seq, hex) = value.split_once(':').ok_or_else(bad)?;
-    let seq: u64 = seq.parse().map_err(|_| bad())?;
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(bad)?;
-    Ok((seq, hash_of(bytes).map_err(|_| bad())?))
+    super::parse_trail_start(value.as_deref())
 }
 
 pub(super) fn links(
@@ -196,11 +164,10 @@ pub(super) fn prune(tx: &Transaction<'_>, before_ms: i64) -> Result<usize, Store
         "DELETE FROM audit_digests WHERE sequence <= ?1",
         params![seq],
     )?;
-    let hex = hex::encode(hash);
     tx.execute(
         "INSERT INTO meta (account_id, key, data) VALUES ('', ?1, ?2)
          ON CONFLICT (account_id, key) DO UPDATE SET data = excluded.data",
-        params![START_KEY, format!("{}:{hex}", seq + 1)],
+        params![START_KEY, super::trail_start_value(seq as u64 + 1, &hash)],
     )?;
     Ok(n)
 }

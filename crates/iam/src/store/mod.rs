@@ -19,6 +19,33 @@ use crate::audit::{AuditQuery, AuditRow, ChainLink, StoredEvent};
 /// (`(1, GENESIS)` for a trail never pruned).
 pub type TrailStart = (u64, [u8; 32]);
 
+/// The meta key of where the kept trail begins (`SEQUENCE:HEX-HASH-OF-ITS-PREDECESSOR`).
+pub const START_KEY: &str = "audit_start";
+
+/// A stored event hash as its 32 bytes.
+pub fn hash_of(blob: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    blob.try_into()
+        .map_err(|_| StoreError("an audit event's stored hash is not 32 bytes".into()))
+}
+
+/// The [`START_KEY`] value of a trail whose kept part begins at `first`, after the event
+/// whose hash is `previous`.
+pub fn trail_start_value(first: u64, previous: &[u8; 32]) -> String {
+    format!("{first}:{}", hex::encode(previous))
+}
+
+/// Where the kept trail begins, from its [`START_KEY`] value (`(1, GENESIS)` when none).
+pub fn parse_trail_start(value: Option<&str>) -> Result<TrailStart, StoreError> {
+    let Some(value) = value else {
+        return Ok((1, crate::audit::GENESIS));
+    };
+    let bad = || StoreError(format!("the stored {START_KEY} value is malformed"));
+    let (seq, hex) = value.split_once(':').ok_or_else(bad)?;
+    let seq: u64 = seq.parse().map_err(|_| bad())?;
+    let bytes = hex::decode(hex).map_err(|_| bad())?;
+    Ok((seq, hash_of(bytes).map_err(|_| bad())?))
+}
+
 /// The tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {

@@ -210,6 +210,7 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
     ServerConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: dir.to_path_buf(),
+        store: test_store(dir),
         account_id: Some(ACCOUNT.to_owned()),
         root_credentials: Some((ROOT_KEY.to_owned(), ROOT_SECRET.to_owned())),
         master_key_file: None,
@@ -221,6 +222,25 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
         metrics_listen: None,
         regions: Vec::new(),
     }
+}
+
+/// The store of a test server whose data directory is `dir`: the embedded one, or with
+/// `PORTCULLIS_TEST_STORE=postgres` a database of its own (named after `dir`, so a restarted
+/// server finds its data) on the tests' private PostgreSQL: the whole suite runs on either.
+pub fn test_store(dir: &std::path::Path) -> portcullis_server::StoreLocation {
+    match std::env::var("PORTCULLIS_TEST_STORE").as_deref() {
+        Ok("postgres") => portcullis_server::StoreLocation::Postgres(
+            portcullis_postgres::testing::database_for(&dir.display().to_string())
+                .expect("a PostgreSQL server for tests"),
+        ),
+        _ => portcullis_server::StoreLocation::Embedded,
+    }
+}
+
+/// Whether the suite runs on PostgreSQL (a test that opens the embedded database's file
+/// itself has nothing to open then).
+pub fn on_postgres() -> bool {
+    std::env::var("PORTCULLIS_TEST_STORE").as_deref() == Ok("postgres")
 }
 
 /// An IAM client of `endpoint` (any server, not only a [`TestServer`]).
@@ -713,4 +733,81 @@ pub fn boto3(
         String::from_utf8_lossy(&out.stderr)
     );
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A second connection to the store of the server whose data directory is `dir` (SQLite's
+/// file, or its PostgreSQL database), to look at or alter what is at rest.
+pub fn open_store(dir: &std::path::Path) -> Box<dyn portcullis_server::iam::store::Store> {
+    match test_store(dir) {
+        portcullis_server::StoreLocation::Embedded => Box::new(
+            portcullis_server::iam::store::SqliteStore::open(&dir.join("portcullis.db"))
+                .expect("open the database"),
+        ),
+        portcullis_server::StoreLocation::Postgres(url) => Box::new(
+            portcullis_postgres::PostgresStore::connect(&url).expect("connect to the database"),
+        ),
+    }
+}
+
+/// Every entity row at rest: (key, data) of `table` (by its store name), in key order.
+pub fn stored_rows(dir: &std::path::Path, table: &str) -> Vec<(String, String)> {
+    open_store(dir)
+        .load()
+        .expect("load")
+        .into_iter()
+        .filter(|r| r.table.name() == table)
+        .map(|r| (r.key, r.data))
+        .collect()
+}
+
+/// The data of the row `key` of `table` at rest, as JSON.
+pub fn stored_row(dir: &std::path::Path, table: &str, key: &str) -> serde_json::Value {
+    let (_, data) = stored_rows(dir, table)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .unwrap_or_else(|| panic!("no row {key} in {table}"));
+    serde_json::from_str(&data).expect("JSON row")
+}
+
+/// Replaces the data of the existing row `key` of `table` at rest.
+pub fn replace_row(dir: &std::path::Path, table: &str, key: &str, data: &serde_json::Value) {
+    let store = open_store(dir);
+    let row = store
+        .load()
+        .expect("load")
+        .into_iter()
+        .find(|r| r.table.name() == table && r.key == key)
+        .unwrap_or_else(|| panic!("no row {key} in {table}"));
+    store
+        .commit(&[portcullis_server::iam::store::Change {
+            table: row.table,
+            account_id: row.account_id,
+            key: row.key,
+            data: Some(data.to_string()),
+        }])
+        .expect("replace the row");
+}
+
+/// Everything the store holds at rest, as bytes to search for a secret: SQLite's database
+/// and WAL files byte for byte, or every row, meta value and audit event of PostgreSQL.
+pub fn bytes_at_rest(dir: &std::path::Path) -> Vec<u8> {
+    match test_store(dir) {
+        portcullis_server::StoreLocation::Embedded => {
+            let mut bytes = std::fs::read(dir.join("portcullis.db")).expect("the database");
+            bytes.extend(std::fs::read(dir.join("portcullis.db-wal")).unwrap_or_default());
+            bytes
+        }
+        portcullis_server::StoreLocation::Postgres(url) => {
+            portcullis_postgres::testing::dump(&url).expect("dump the database")
+        }
+    }
+}
+
+/// The environment a `portcullis` command needs to reach the store of `dir`
+/// (`PORTCULLIS_STORE` when the suite runs on PostgreSQL).
+pub fn store_env(dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    match test_store(dir) {
+        portcullis_server::StoreLocation::Embedded => Vec::new(),
+        portcullis_server::StoreLocation::Postgres(url) => vec![("PORTCULLIS_STORE", url)],
+    }
 }
