@@ -380,158 +380,211 @@ impl IamState {
         let mut opener = Opener { key, legacy };
         let mut state = IamState::default();
         for row in rows {
-            let bad = |e: serde_json::Error| {
-                format!(
-                    "{} row {}/{}: {e}",
-                    row.table.name(),
-                    row.account_id,
-                    row.key
-                )
-            };
-            let account = state.accounts.entry(row.account_id.clone()).or_default();
-            match row.table {
-                Table::Accounts => {
-                    account.settings = serde_json::from_str(&row.data).map_err(bad)?
-                }
-                Table::Users => {
-                    account.users.insert(
-                        row.key.clone(),
-                        serde_json::from_str(&row.data).map_err(bad)?,
-                    );
-                }
-                Table::Groups => {
-                    account.groups.insert(
-                        row.key.clone(),
-                        serde_json::from_str(&row.data).map_err(bad)?,
-                    );
-                }
-                Table::Roles => {
-                    account.roles.insert(
-                        row.key.clone(),
-                        serde_json::from_str(&row.data).map_err(bad)?,
-                    );
-                }
-                Table::Policies => {
-                    account.policies.insert(
-                        row.key.clone(),
-                        serde_json::from_str(&row.data).map_err(bad)?,
-                    );
-                }
-                Table::InstanceProfiles => {
-                    account.instance_profiles.insert(
-                        row.key.clone(),
-                        serde_json::from_str(&row.data).map_err(bad)?,
-                    );
-                }
-                Table::SshPublicKeys => {
-                    account.ssh_public_keys.insert(
-                        row.key.clone(),
-                        serde_json::from_str(&row.data).map_err(bad)?,
-                    );
-                }
-                Table::SigningCertificates => {
-                    account.signing_certificates.insert(
-                        row.key.clone(),
-                        serde_json::from_str(&row.data).map_err(bad)?,
-                    );
-                }
-                Table::AccessKeys => {
-                    let stored: StoredAccessKey = serde_json::from_str(&row.data).map_err(bad)?;
-                    if stored.access_key_id != row.key {
-                        return Err(format!(
-                            "access_keys row {}/{} holds access key {}",
-                            row.account_id, row.key, stored.access_key_id
-                        ));
-                    }
-                    let field = SealedField::AccessKeySecret {
-                        account: &row.account_id,
-                        access_key_id: &row.key,
-                    };
-                    let secret = opener
-                        .open(&stored.secret_sealed, &field, &row)
-                        .map_err(|e| format!("access key {}: {e}", stored.access_key_id))?;
-                    state.access_keys.insert(
-                        stored.access_key_id.clone(),
-                        AccessKey {
-                            access_key_id: stored.access_key_id,
-                            account_id: row.account_id.clone(),
-                            user_name: stored.user_name,
-                            status: stored.status,
-                            create_date: stored.create_date,
-                            secret: Secret::new(secret),
-                            last_used: stored.last_used,
-                        },
-                    );
-                }
-                Table::OidcProviders => {
-                    account.oidc_providers.insert(
-                        row.key.clone(),
-                        serde_json::from_str(&row.data).map_err(bad)?,
-                    );
-                }
-                Table::SamlProviders => {
-                    let stored: StoredSamlProvider =
-                        serde_json::from_str(&row.data).map_err(bad)?;
-                    let mut provider = stored.provider;
-                    if provider.private_keys.len() != stored.private_keys_sealed.len() {
-                        return Err(format!(
-                            "SAML provider {}: its sealed keys do not match its key list",
-                            provider.name
-                        ));
-                    }
-                    for (k, sealed) in provider
-                        .private_keys
-                        .iter_mut()
-                        .zip(&stored.private_keys_sealed)
-                    {
-                        let field = SealedField::SamlPrivateKey {
-                            account: &row.account_id,
-                            provider: &row.key,
-                            key_id: &k.key_id,
-                        };
-                        k.key = Secret::new(
-                            opener
-                                .open(sealed, &field, &row)
-                                .map_err(|e| format!("SAML provider {}: {e}", provider.name))?,
-                        );
-                    }
-                    account.saml_providers.insert(row.key.clone(), provider);
-                }
-                Table::ServerCertificates => {
-                    let stored: StoredServerCertificate =
-                        serde_json::from_str(&row.data).map_err(bad)?;
-                    let mut certificate = stored.certificate;
-                    let field = SealedField::ServerCertificateKey {
-                        account: &row.account_id,
-                        certificate: &row.key,
-                    };
-                    certificate.private_key = Secret::new(
-                        opener
-                            .open(&stored.private_key_sealed, &field, &row)
-                            .map_err(|e| format!("server certificate {}: {e}", certificate.name))?,
-                    );
-                    account
-                        .server_certificates
-                        .insert(row.key.clone(), certificate);
-                }
-                Table::Meta => {}
-                Table::MfaDevices => {
-                    let stored: StoredMfaDevice = serde_json::from_str(&row.data).map_err(bad)?;
-                    let mut device = stored.device;
-                    let field = SealedField::MfaSeed {
-                        account: &row.account_id,
-                        device: &row.key,
-                    };
-                    device.seed = Secret::new(
-                        opener
-                            .open(&stored.seed_sealed, &field, &row)
-                            .map_err(|e| format!("MFA device {}: {e}", device.name))?,
-                    );
-                    account.mfa_devices.insert(row.key.clone(), device);
-                }
-            }
+            state.put_row(row, &mut opener)?;
         }
         Ok(state)
+    }
+
+    /// Applies what another node committed (rows in their stored form, in commit order):
+    /// each row replaces the entity it holds, or removes it.
+    pub fn apply_changes(&mut self, changes: Vec<Change>, key: &MasterKey) -> Result<(), String> {
+        let mut opener = Opener { key, legacy: None };
+        for change in changes {
+            match change.data {
+                Some(data) => self.put_row(
+                    Row {
+                        table: change.table,
+                        account_id: change.account_id,
+                        key: change.key,
+                        data,
+                    },
+                    &mut opener,
+                )?,
+                None => self.remove_row(change.table, &change.account_id, &change.key),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the entity the row `key` of `table` held.
+    fn remove_row(&mut self, table: Table, account_id: &str, key: &str) {
+        if table == Table::AccessKeys {
+            self.access_keys.remove(key);
+            return;
+        }
+        if table == Table::Accounts {
+            self.accounts.remove(account_id);
+            return;
+        }
+        let Some(account) = self.accounts.get_mut(account_id) else {
+            return;
+        };
+        match table {
+            Table::Users => drop(account.users.remove(key)),
+            Table::Groups => drop(account.groups.remove(key)),
+            Table::Roles => drop(account.roles.remove(key)),
+            Table::Policies => drop(account.policies.remove(key)),
+            Table::InstanceProfiles => drop(account.instance_profiles.remove(key)),
+            Table::SshPublicKeys => drop(account.ssh_public_keys.remove(key)),
+            Table::SigningCertificates => drop(account.signing_certificates.remove(key)),
+            Table::OidcProviders => drop(account.oidc_providers.remove(key)),
+            Table::SamlProviders => drop(account.saml_providers.remove(key)),
+            Table::ServerCertificates => drop(account.server_certificates.remove(key)),
+            Table::MfaDevices => drop(account.mfa_devices.remove(key)),
+            Table::AccessKeys | Table::Accounts | Table::Meta => {}
+        }
+    }
+
+    /// Puts the entity a stored row holds into the state (replacing what was there).
+    fn put_row(&mut self, row: Row, opener: &mut Opener<'_>) -> Result<(), String> {
+        let bad = |e: serde_json::Error| {
+            format!(
+                "{} row {}/{}: {e}",
+                row.table.name(),
+                row.account_id,
+                row.key
+            )
+        };
+        let account = self.accounts.entry(row.account_id.clone()).or_default();
+        match row.table {
+            Table::Accounts => account.settings = serde_json::from_str(&row.data).map_err(bad)?,
+            Table::Users => {
+                account.users.insert(
+                    row.key.clone(),
+                    serde_json::from_str(&row.data).map_err(bad)?,
+                );
+            }
+            Table::Groups => {
+                account.groups.insert(
+                    row.key.clone(),
+                    serde_json::from_str(&row.data).map_err(bad)?,
+                );
+            }
+            Table::Roles => {
+                account.roles.insert(
+                    row.key.clone(),
+                    serde_json::from_str(&row.data).map_err(bad)?,
+                );
+            }
+            Table::Policies => {
+                account.policies.insert(
+                    row.key.clone(),
+                    serde_json::from_str(&row.data).map_err(bad)?,
+                );
+            }
+            Table::InstanceProfiles => {
+                account.instance_profiles.insert(
+                    row.key.clone(),
+                    serde_json::from_str(&row.data).map_err(bad)?,
+                );
+            }
+            Table::SshPublicKeys => {
+                account.ssh_public_keys.insert(
+                    row.key.clone(),
+                    serde_json::from_str(&row.data).map_err(bad)?,
+                );
+            }
+            Table::SigningCertificates => {
+                account.signing_certificates.insert(
+                    row.key.clone(),
+                    serde_json::from_str(&row.data).map_err(bad)?,
+                );
+            }
+            Table::AccessKeys => {
+                let stored: StoredAccessKey = serde_json::from_str(&row.data).map_err(bad)?;
+                if stored.access_key_id != row.key {
+                    return Err(format!(
+                        "access_keys row {}/{} holds access key {}",
+                        row.account_id, row.key, stored.access_key_id
+                    ));
+                }
+                let field = SealedField::AccessKeySecret {
+                    account: &row.account_id,
+                    access_key_id: &row.key,
+                };
+                let secret = opener
+                    .open(&stored.secret_sealed, &field, &row)
+                    .map_err(|e| format!("access key {}: {e}", stored.access_key_id))?;
+                self.access_keys.insert(
+                    stored.access_key_id.clone(),
+                    AccessKey {
+                        access_key_id: stored.access_key_id,
+                        account_id: row.account_id.clone(),
+                        user_name: stored.user_name,
+                        status: stored.status,
+                        create_date: stored.create_date,
+                        secret: Secret::new(secret),
+                        last_used: stored.last_used,
+                    },
+                );
+            }
+            Table::OidcProviders => {
+                account.oidc_providers.insert(
+                    row.key.clone(),
+                    serde_json::from_str(&row.data).map_err(bad)?,
+                );
+            }
+            Table::SamlProviders => {
+                let stored: StoredSamlProvider = serde_json::from_str(&row.data).map_err(bad)?;
+                let mut provider = stored.provider;
+                if provider.private_keys.len() != stored.private_keys_sealed.len() {
+                    return Err(format!(
+                        "SAML provider {}: its sealed keys do not match its key list",
+                        provider.name
+                    ));
+                }
+                for (k, sealed) in provider
+                    .private_keys
+                    .iter_mut()
+                    .zip(&stored.private_keys_sealed)
+                {
+                    let field = SealedField::SamlPrivateKey {
+                        account: &row.account_id,
+                        provider: &row.key,
+                        key_id: &k.key_id,
+                    };
+                    k.key = Secret::new(
+                        opener
+                            .open(sealed, &field, &row)
+                            .map_err(|e| format!("SAML provider {}: {e}", provider.name))?,
+                    );
+                }
+                account.saml_providers.insert(row.key.clone(), provider);
+            }
+            Table::ServerCertificates => {
+                let stored: StoredServerCertificate =
+                    serde_json::from_str(&row.data).map_err(bad)?;
+                let mut certificate = stored.certificate;
+                let field = SealedField::ServerCertificateKey {
+                    account: &row.account_id,
+                    certificate: &row.key,
+                };
+                certificate.private_key = Secret::new(
+                    opener
+                        .open(&stored.private_key_sealed, &field, &row)
+                        .map_err(|e| format!("server certificate {}: {e}", certificate.name))?,
+                );
+                account
+                    .server_certificates
+                    .insert(row.key.clone(), certificate);
+            }
+            Table::Meta => {}
+            Table::MfaDevices => {
+                let stored: StoredMfaDevice = serde_json::from_str(&row.data).map_err(bad)?;
+                let mut device = stored.device;
+                let field = SealedField::MfaSeed {
+                    account: &row.account_id,
+                    device: &row.key,
+                };
+                device.seed = Secret::new(
+                    opener
+                        .open(&stored.seed_sealed, &field, &row)
+                        .map_err(|e| format!("MFA device {}: {e}", device.name))?,
+                );
+                account.mfa_devices.insert(row.key.clone(), device);
+            }
+        }
+        Ok(())
     }
 
     pub fn account(&self, account_id: &str) -> IamResult<&AccountState> {

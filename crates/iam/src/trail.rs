@@ -417,6 +417,16 @@ impl Chain {
         self.failing.store(committed.is_err(), Ordering::Relaxed);
         committed?;
         head.since_digest += rows.len() as u64;
+        if self.store.chains_events() {
+            // Linked again by the store after the other nodes' events: its head is the
+            // chain's.
+            let (stored, hash) = self
+                .store
+                .audit_head()?
+                .unwrap_or((0, crate::audit::GENESIS));
+            sequence = stored;
+            previous = hash;
+        }
         head.sequence = sequence;
         head.hash = previous;
         let due = head.since_digest >= self.config.digest_every_events
@@ -499,7 +509,12 @@ fn signing_key(store: &dyn Store, master_key: &MasterKey) -> Result<Ed25519KeyPa
         key: SIGNING_KEY.to_owned(),
         data: Some(B64.encode(sealed)),
     }])?;
-    Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| bad("is not an Ed25519 key"))
+    // Read back: on a shared store, a node that started at the same moment may have stored
+    // its key first (a meta value, once written, is kept), and every node signs with that one.
+    match store.meta(SIGNING_KEY)? {
+        Some(_) => signing_key(store, master_key),
+        None => Err(bad("was not stored")),
+    }
 }
 
 /// The public key of the trail of `store`, opened with `master_key` (none before the first

@@ -3,7 +3,7 @@
 //! `meta` value written in the pruning's transaction.
 
 use deadpool_postgres::{GenericClient, Transaction};
-use portcullis_iam::audit::{AuditQuery, AuditRow, ChainLink, LookupKey, StoredEvent};
+use portcullis_iam::audit::{AuditQuery, AuditRow, ChainLink, GENESIS, LookupKey, StoredEvent};
 use portcullis_iam::store::{
     START_KEY, StoreError, TrailStart, hash_of, parse_trail_start, trail_start_value,
 };
@@ -11,10 +11,37 @@ use tokio_postgres::types::ToSql;
 
 use crate::{pg_error, signed, text, unsigned};
 
-pub(crate) async fn append(tx: &Transaction<'_>, events: &[AuditRow]) -> Result<(), StoreError> {
+/// The advisory lock key of the trail's chain.
+const CHAIN_LOCK: i64 = 0x706f_7274_0003;
+
+/// Appends `events` after the stored head, linked again from it: the nodes sharing the
+/// database write one chain, in the order their commits take the chain's lock (held to the
+/// end of `tx`).
+pub(crate) async fn append_chained(
+    tx: &Transaction<'_>,
+    events: &[AuditRow],
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
+        .await
+        .map_err(pg_error)?;
+    let (mut sequence, mut previous) = head(tx).await?.unwrap_or((0, GENESIS));
+    let mut linked = Vec::with_capacity(events.len());
+    for row in events {
+        sequence += 1;
+        let link = ChainLink::new(sequence, &previous, row.link.body.clone());
+        previous = link.hash;
+        linked.push(AuditRow {
+            link,
+            index: row.index.clone(),
+        });
+    }
+    append(tx, &linked).await
+}
+
+async fn append(tx: &Transaction<'_>, events: &[AuditRow]) -> Result<(), StoreError> {
     let stmt = tx
         .prepare_cached(
             "INSERT INTO audit_events (sequence, hash, account_id, time_ms, event_id, event_name,

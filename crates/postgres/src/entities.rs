@@ -5,8 +5,9 @@ use portcullis_iam::store::{Change, Row, StoreError, Table};
 
 use crate::pg_error;
 
-/// Every row of every entity table, read in one snapshot of the database.
-pub(crate) async fn load(client: &mut Client) -> Result<Vec<Row>, StoreError> {
+/// Every row of every entity table, read in one snapshot of the database, with the number
+/// of the last commit that snapshot includes.
+pub(crate) async fn load(client: &mut Client) -> Result<(Vec<Row>, u64), StoreError> {
     let tx = client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -35,8 +36,9 @@ pub(crate) async fn load(client: &mut Client) -> Result<Vec<Row>, StoreError> {
             });
         }
     }
+    let head = crate::feed::head(&tx).await?;
     tx.commit().await.map_err(pg_error)?;
-    Ok(rows)
+    Ok((rows, head))
 }
 
 /// Upserts and deletes `changes` in `tx`.
@@ -44,6 +46,20 @@ pub(crate) async fn apply(tx: &Transaction<'_>, changes: &[Change]) -> Result<()
     for change in changes {
         let table = change.table.name();
         match &change.data {
+            // A meta value, once written, is kept: nodes starting together agree on the
+            // first one stored (the trail's signing key).
+            Some(data) if change.table == Table::Meta => {
+                let stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO meta (account_id, key, data) VALUES ($1, $2, $3)
+                         ON CONFLICT (account_id, key) DO NOTHING",
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                tx.execute(&stmt, &[&change.account_id, &change.key, data])
+                    .await
+                    .map_err(pg_error)?;
+            }
             Some(data) => {
                 let stmt = tx
                     .prepare_cached(&format!(

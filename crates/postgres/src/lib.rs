@@ -10,6 +10,7 @@
 mod access;
 mod audit;
 mod entities;
+mod feed;
 mod schema;
 
 use std::future::Future;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
 use portcullis_iam::access_advisor::ActionUse;
 use portcullis_iam::audit::{AuditQuery, AuditRow, ChainLink, StoredEvent};
-use portcullis_iam::store::{Change, Row, Store, StoreError, TrailStart};
+use portcullis_iam::store::{CatchUp, Change, Cluster, Row, Store, StoreError, Table, TrailStart};
 use tokio_postgres::NoTls;
 
 /// Connections a node keeps open at most.
@@ -47,6 +48,7 @@ pub struct PostgresStore {
     /// wherever the store is dropped).
     runtime: Option<tokio::runtime::Runtime>,
     pool: Pool,
+    feed: std::sync::Arc<feed::Feed>,
 }
 
 impl PostgresStore {
@@ -63,7 +65,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError(format!("cannot start the PostgreSQL runtime: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -79,14 +81,19 @@ impl PostgresStore {
             })
             .build()
             .map_err(|e| StoreError(format!("postgres: {e}")))?;
+        let feed = std::sync::Arc::new(feed::Feed::new());
         let store = PostgresStore {
             runtime: Some(runtime),
             pool,
+            feed,
         };
         store.run(|pool| async move {
             let mut client = pool.get().await.map_err(pool_error)?;
             schema::migrate(&mut client).await
         })?;
+        if let Some(runtime) = &store.runtime {
+            runtime.spawn(feed::listen(config, store.feed.signal.clone()));
+        }
         Ok(store)
     }
 
@@ -119,24 +126,140 @@ impl Drop for PostgresStore {
     }
 }
 
-impl Store for PostgresStore {
-    fn load(&self) -> Result<Vec<Row>, StoreError> {
+impl Cluster for PostgresStore {
+    fn lock_writes(&self) -> Result<CatchUp, StoreError> {
+        let feed = self.feed.clone();
         self.run(|pool| async move {
+            let mut writer = feed.writer.lock().await;
+            if writer.as_ref().is_none_or(|c| c.is_closed()) {
+                *writer = Some(pool.get().await.map_err(pool_error)?);
+            }
+            let Some(client) = writer.as_mut() else {
+                return Err(StoreError("the writer's connection is gone".into()));
+            };
+            if let Err(e) = client
+                .execute("SELECT pg_advisory_lock($1)", &[&feed::WRITE_LOCK])
+                .await
+            {
+                if let Some(client) = writer.take() {
+                    drop(deadpool_postgres::Object::take(client));
+                }
+                return Err(pg_error(e));
+            }
+            feed.locked
+                .store(true, std::sync::atomic::Ordering::Release);
+            Ok(())
+        })?;
+        self.catch_up()
+    }
+
+    fn unlock_writes(&self) {
+        let feed = self.feed.clone();
+        let unlocked = self.run(|_| async move {
+            feed.locked
+                .store(false, std::sync::atomic::Ordering::Release);
+            let mut writer = feed.writer.lock().await;
+            if let Some(client) = writer.as_ref() {
+                let released = client
+                    .query_one("SELECT pg_advisory_unlock($1)", &[&feed::WRITE_LOCK])
+                    .await
+                    .and_then(|r| r.try_get::<_, bool>(0));
+                if !matches!(released, Ok(true)) {
+                    // Not released (or not sure): the connection goes, and the lock with it.
+                    if let Some(client) = writer.take() {
+                        drop(deadpool_postgres::Object::take(client));
+                    }
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = unlocked {
+            tracing::warn!(error = %e, "the cluster's write lock was not released cleanly");
+        }
+    }
+
+    fn catch_up(&self) -> Result<CatchUp, StoreError> {
+        let applied = self.feed.applied();
+        let (caught_up, head) = self.run(|pool| async move {
+            let mut client = pool.get().await.map_err(pool_error)?;
+            feed::read_since(&mut client, applied).await
+        })?;
+        self.feed.set_applied(head);
+        Ok(caught_up)
+    }
+
+    fn wait_for_changes(&self, timeout: Duration) {
+        self.feed.wait(timeout);
+    }
+
+    fn lagging(&self) -> Option<String> {
+        self.feed.lagging()
+    }
+}
+
+impl Store for PostgresStore {
+    fn cluster(&self) -> Option<&dyn Cluster> {
+        Some(self)
+    }
+
+    fn chains_events(&self) -> bool {
+        true
+    }
+
+    fn load(&self) -> Result<Vec<Row>, StoreError> {
+        let (rows, head) = self.run(|pool| async move {
             let mut client = pool.get().await.map_err(pool_error)?;
             entities::load(&mut client).await
-        })
+        })?;
+        self.feed.set_applied(head);
+        Ok(rows)
     }
 
     fn commit_recorded(&self, changes: &[Change], events: &[AuditRow]) -> Result<(), StoreError> {
         let changes = changes.to_vec();
         let events = events.to_vec();
-        self.run(|pool| async move {
-            let mut client = pool.get().await.map_err(pool_error)?;
-            let tx = client.transaction().await.map_err(pg_error)?;
-            entities::apply(&tx, &changes).await?;
-            audit::append(&tx, &events).await?;
-            tx.commit().await.map_err(pg_error)
-        })
+        let entities = changes.iter().any(|c| c.table != Table::Meta);
+        if !entities {
+            // Meta values and audit events are not the state the nodes follow: any
+            // connection, no write lock.
+            return self.run(|pool| async move {
+                let mut client = pool.get().await.map_err(pool_error)?;
+                let tx = client.transaction().await.map_err(pg_error)?;
+                entities::apply(&tx, &changes).await?;
+                audit::append_chained(&tx, &events).await?;
+                tx.commit().await.map_err(pg_error)
+            });
+        }
+        if !feed::holds(&self.feed.locked) {
+            return Err(StoreError(
+                "a change was committed without the cluster's write lock".into(),
+            ));
+        }
+        let feed = self.feed.clone();
+        let sequence = self.run(|_| async move {
+            let mut writer = feed.writer.lock().await;
+            let Some(client) = writer.as_mut() else {
+                return Err(StoreError("the writer's connection is gone".into()));
+            };
+            let committed = async {
+                let tx = client.transaction().await.map_err(pg_error)?;
+                entities::apply(&tx, &changes).await?;
+                let sequence = feed::append(&tx, &changes).await?;
+                audit::append_chained(&tx, &events).await?;
+                tx.commit().await.map_err(pg_error)?;
+                Ok(sequence)
+            }
+            .await;
+            if committed.is_err() {
+                // Closed rather than returned to the pool: the lock ends with it.
+                if let Some(client) = writer.take() {
+                    drop(deadpool_postgres::Object::take(client));
+                }
+            }
+            committed
+        })?;
+        self.feed.set_applied(sequence);
+        Ok(())
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

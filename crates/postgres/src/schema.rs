@@ -11,7 +11,8 @@ use crate::pg_error;
 const MIGRATION_LOCK: i64 = 0x706f_7274_0001;
 
 /// Every migration, in order. The first is the SQLite schema as it stands at its eighth
-/// migration, in PostgreSQL's types.
+/// migration, in PostgreSQL's types; the second the change feed (`feed.rs`): every commit's
+/// rows under one `sequence` from `change_sequence`, and how far the log has been pruned.
 pub(crate) const MIGRATIONS: &[&str] = &["
     CREATE TABLE accounts             (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE users                (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
@@ -52,6 +53,21 @@ pub(crate) const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (account_id, entity_id, action)
     );
     CREATE INDEX access_activity_by_time ON access_activity (time_ms);
+", "
+    CREATE SEQUENCE change_sequence;
+    CREATE TABLE change_log (
+        sequence     BIGINT NOT NULL,
+        position     INTEGER NOT NULL,
+        tbl          TEXT NOT NULL,
+        account_id   TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        data         TEXT,
+        committed_ms BIGINT NOT NULL,
+        PRIMARY KEY (sequence, position)
+    );
+    CREATE INDEX change_log_by_time ON change_log (committed_ms);
+    CREATE TABLE change_log_pruned (sequence BIGINT NOT NULL);
+    INSERT INTO change_log_pruned (sequence) VALUES (0);
 "];
 
 /// Brings the schema up to date.

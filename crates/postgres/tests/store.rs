@@ -2,7 +2,7 @@
 //! meta values, the trail's tables and last-accessed data behave as SQLite's.
 
 use portcullis_iam::access_advisor::ActionUse;
-use portcullis_iam::store::{Change, Store, Table};
+use portcullis_iam::store::{CatchUp, Change, Cluster, Store, StoreError, Table};
 use portcullis_postgres::PostgresStore;
 use portcullis_postgres::testing::database_for;
 
@@ -10,6 +10,14 @@ fn store(name: &str) -> PostgresStore {
     let url = database_for(&format!("store-test-{name}-{}", std::process::id()))
         .expect("a PostgreSQL server for tests");
     PostgresStore::connect(&url).expect("connects and migrates")
+}
+
+/// Commits `changes` as a node does: under the cluster's write lock.
+fn commit(s: &PostgresStore, changes: &[Change]) -> Result<(), StoreError> {
+    s.lock_writes()?;
+    let committed = s.commit(changes);
+    s.unlock_writes();
+    committed
 }
 
 fn change(table: Table, key: &str, data: Option<&str>) -> Change {
@@ -24,16 +32,22 @@ fn change(table: Table, key: &str, data: Option<&str>) -> Change {
 #[test]
 fn rows_survive_reconnecting_and_deletes_delete() {
     let s = store("rows");
-    s.commit(&[
-        change(Table::Users, "alice", Some("{}")),
-        change(Table::Users, "bob", Some("{\"a\":1}")),
-        change(Table::Roles, "r", Some("{\"r\":1}")),
-    ])
+    commit(
+        &s,
+        &[
+            change(Table::Users, "alice", Some("{}")),
+            change(Table::Users, "bob", Some("{\"a\":1}")),
+            change(Table::Roles, "r", Some("{\"r\":1}")),
+        ],
+    )
     .unwrap();
-    s.commit(&[
-        change(Table::Users, "alice", None),
-        change(Table::Roles, "r", Some("{\"r\":2}")),
-    ])
+    commit(
+        &s,
+        &[
+            change(Table::Users, "alice", None),
+            change(Table::Roles, "r", Some("{\"r\":2}")),
+        ],
+    )
     .unwrap();
     drop(s);
     let s = store("rows");
@@ -70,12 +84,14 @@ fn meta_values_are_read_back_but_not_loaded() {
 fn a_failed_transaction_changes_nothing() {
     let s = store("atomic");
     // A NUL byte is refused by PostgreSQL's text type: the whole commit fails.
-    let err = s
-        .commit(&[
+    let err = commit(
+        &s,
+        &[
             change(Table::Users, "ok", Some("{}")),
             change(Table::Users, "bad", Some("a\0b")),
-        ])
-        .expect_err("refused");
+        ],
+    )
+    .expect_err("refused");
     assert!(err.0.contains("postgres"), "{err}");
     assert!(s.load().unwrap().is_empty());
 }
@@ -84,7 +100,7 @@ fn a_failed_transaction_changes_nothing() {
 fn connecting_twice_migrates_once() {
     let a = store("twice");
     let b = store("twice");
-    a.commit(&[change(Table::Groups, "g", Some("{}"))]).unwrap();
+    commit(&a, &[change(Table::Groups, "g", Some("{}"))]).unwrap();
     assert_eq!(b.load().unwrap().len(), 1);
 }
 
@@ -112,4 +128,72 @@ fn a_bad_url_is_refused_with_its_reason() {
         .err()
         .expect("refused");
     assert!(err.0.contains("not valid"), "{err}");
+}
+
+#[test]
+fn a_change_outside_the_write_lock_is_refused() {
+    let s = store("unlocked");
+    let err = s
+        .commit(&[change(Table::Users, "u", Some("{}"))])
+        .expect_err("refused");
+    assert!(err.0.contains("write lock"), "{err}");
+    assert!(s.load().unwrap().is_empty());
+}
+
+#[test]
+fn one_nodes_commits_reach_the_other_in_order_and_a_node_too_far_behind_reloads() {
+    let a = store("feed");
+    let b = store("feed");
+    // Both start caught up (their load); b's lock hands it nothing new yet.
+    a.load().unwrap();
+    b.load().unwrap();
+    commit(&a, &[change(Table::Users, "u1", Some("{\"v\":1}"))]).unwrap();
+    commit(
+        &a,
+        &[
+            change(Table::Users, "u1", Some("{\"v\":2}")),
+            change(Table::Groups, "g", Some("{}")),
+        ],
+    )
+    .unwrap();
+    commit(&a, &[change(Table::Groups, "g", None)]).unwrap();
+    b.wait_for_changes(std::time::Duration::from_secs(1));
+    let CatchUp::Changes(got) = b.catch_up().unwrap() else {
+        panic!("changes expected");
+    };
+    let got: Vec<_> = got
+        .iter()
+        .map(|c| (c.table, c.key.as_str(), c.data.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Table::Users, "u1", Some("{\"v\":1}")),
+            (Table::Users, "u1", Some("{\"v\":2}")),
+            (Table::Groups, "g", Some("{}")),
+            (Table::Groups, "g", None),
+        ]
+    );
+    assert!(matches!(b.catch_up().unwrap(), CatchUp::Nothing));
+    // b's write lock catches it up with what a committed since.
+    commit(&a, &[change(Table::Roles, "r", Some("{}"))]).unwrap();
+    let CatchUp::Changes(got) = b.lock_writes().unwrap() else {
+        panic!("changes expected");
+    };
+    b.unlock_writes();
+    assert_eq!(got.len(), 1);
+    // The log pruned beyond where b stands: b reloads every row.
+    commit(&a, &[change(Table::Roles, "r2", Some("{}"))]).unwrap();
+    let url = database_for(&format!("store-test-feed-{}", std::process::id())).unwrap();
+    portcullis_postgres::testing::execute(
+        &url,
+        "UPDATE change_log_pruned SET sequence = (SELECT max(sequence) FROM change_log)",
+    )
+    .unwrap();
+    let CatchUp::Reload(rows) = b.catch_up().unwrap() else {
+        panic!("a reload expected");
+    };
+    let keys: Vec<_> = rows.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["u1", "r", "r2"]);
+    assert!(matches!(b.catch_up().unwrap(), CatchUp::Nothing));
 }

@@ -103,8 +103,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// `ok`, or 503 with the reason when this node of a shared store is not following the
+/// others (its decisions may be older than the cluster's bound).
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.service.lagging() {
+        None => "ok".into_response(),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("behind: {why}\n")).into_response(),
+    }
 }
 
 /// The metrics listener's routes (`--metrics-listen`): `GET /metrics` only.

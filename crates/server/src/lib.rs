@@ -139,6 +139,10 @@ pub struct AuditSettings {
     pub trail: portcullis_iam::trail::TrailConfig,
 }
 
+/// How long the follower waits for a notification of another node's commit before it
+/// reads the change log anyway (a lost notification delays a change this long at most).
+const FOLLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How often the trail's retention is applied.
 const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -410,6 +414,22 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             }
         })
     };
+    if state.service.clustered() {
+        // Other nodes' commits, published as they come (the thread ends with the server).
+        let weak = Arc::downgrade(&state);
+        let spawned = std::thread::Builder::new()
+            .name("portcullis-follower".into())
+            .spawn(move || {
+                while let Some(state) = weak.upgrade() {
+                    state.service.follow(FOLLOW_TIMEOUT);
+                }
+            });
+        if let Err(e) = spawned {
+            return Err(StartError::Config(format!(
+                "cannot start the change feed's follower: {e}"
+            )));
+        }
+    }
     let task_state = state.clone();
     let task = tokio::spawn(async move {
         let state = task_state;

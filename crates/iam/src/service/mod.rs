@@ -21,7 +21,7 @@ use crate::model::{
 use crate::seal::MasterKey;
 use crate::session::{SessionClaims, TokenError};
 use crate::state::{AccountState, IamState, Limits, Touched};
-use crate::store::{Change, Store, StoreError, Table};
+use crate::store::{CatchUp, Change, Store, StoreError, Table};
 use crate::trail::{Trail, TrailConfig};
 
 mod access;
@@ -625,7 +625,7 @@ impl IamService {
         if self.in_unit() {
             return self.write_staged(change);
         }
-        let _turn = self.writer.acquire();
+        let _turn = self.take_turn()?;
         let mut state = self.snapshot.load().state.clone();
         let mut touched = Touched::default();
         let out = change(&mut state, &mut touched)?;
@@ -640,6 +640,81 @@ impl IamService {
         }
         self.snapshot.store(Arc::new(Snapshot::new(state)));
         Ok(out)
+    }
+
+    /// The writer's turn; on a shared store also the cluster's write lock, with the state
+    /// caught up (and published) with every commit of the other nodes before it, so the
+    /// change runs on the latest state of the whole cluster.
+    fn take_turn(&self) -> IamResult<unit::WriterTurn> {
+        let mut turn = self.writer.acquire();
+        if let Some(cluster) = self.store.cluster() {
+            let caught_up = cluster.lock_writes().map_err(|e| {
+                tracing::error!(error = %e, "the cluster's write lock was not taken");
+                IamError::ServiceFailure(
+                    "The request could not be stored; nothing was changed.".into(),
+                )
+            });
+            // From here the turn releases the lock whatever happens.
+            turn.cluster = Some(self.store.clone());
+            self.apply_catch_up(caught_up?)?;
+        }
+        Ok(turn)
+    }
+
+    /// Publishes what other nodes committed (under the writer's turn).
+    fn apply_catch_up(&self, caught_up: CatchUp) -> IamResult<()> {
+        let failed = |e: String| {
+            tracing::error!(error = %e, "a change of another node could not be applied");
+            IamError::ServiceFailure("The state could not be brought up to date.".into())
+        };
+        let state = match caught_up {
+            CatchUp::Nothing => return Ok(()),
+            CatchUp::Changes(changes) => {
+                let mut state = self.snapshot.load().state.clone();
+                state
+                    .apply_changes(changes, &self.master_key)
+                    .map_err(failed)?;
+                state
+            }
+            CatchUp::Reload(rows) => {
+                let limits = self.snapshot.load().state.limits;
+                let mut state =
+                    IamState::from_rows(rows, &self.master_key, None).map_err(failed)?;
+                state.limits = limits;
+                state
+            }
+        };
+        self.snapshot.store(Arc::new(Snapshot::new(state)));
+        Ok(())
+    }
+
+    /// On a shared store, waits (`timeout` at most) for other nodes' commits and publishes
+    /// them; returns at once otherwise. The server runs this in a loop: a change committed
+    /// on any node reaches this node's decisions within the notification's delay, or the
+    /// timeout when a notification is lost.
+    pub fn follow(&self, timeout: std::time::Duration) {
+        let Some(cluster) = self.store.cluster() else {
+            return;
+        };
+        cluster.wait_for_changes(timeout);
+        // The local turn only: a write of this node catches up by itself.
+        let _turn = self.writer.acquire();
+        match cluster.catch_up() {
+            Ok(caught_up) => {
+                let _ = self.apply_catch_up(caught_up);
+            }
+            Err(e) => tracing::warn!(error = %e, "the change feed could not be read"),
+        }
+    }
+
+    /// Why this node may not be following the other nodes of its shared store now.
+    pub fn lagging(&self) -> Option<String> {
+        self.store.cluster().and_then(|c| c.lagging())
+    }
+
+    /// Whether the store is shared with other nodes.
+    pub fn clustered(&self) -> bool {
+        self.store.cluster().is_some()
     }
 
     /// [`IamService::write`] for an operation that checks a code of the MFA device `serial`

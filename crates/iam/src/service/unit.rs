@@ -28,9 +28,11 @@ pub(super) struct WriterLock {
     freed: Condvar,
 }
 
-/// Holding the writer's turn; released on drop.
+/// Holding the writer's turn; released on drop (with the cluster's write lock, when the
+/// turn took it: [`IamService::take_turn`]).
 pub(super) struct WriterTurn {
     lock: Arc<WriterLock>,
+    pub(super) cluster: Option<Arc<dyn crate::store::Store>>,
 }
 
 impl WriterLock {
@@ -41,12 +43,20 @@ impl WriterLock {
             busy = self.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
         }
         *busy = true;
-        WriterTurn { lock: self.clone() }
+        WriterTurn {
+            lock: self.clone(),
+            cluster: None,
+        }
     }
 }
 
 impl Drop for WriterTurn {
     fn drop(&mut self) {
+        if let Some(store) = self.cluster.take()
+            && let Some(cluster) = store.cluster()
+        {
+            cluster.unlock_writes();
+        }
         let mut busy = self.lock.busy.lock().unwrap_or_else(|p| p.into_inner());
         *busy = false;
         self.lock.freed.notify_one();
@@ -124,7 +134,7 @@ impl IamService {
         let needs_turn = STAGED.with(|s| s.borrow().as_ref().is_some_and(|st| st.turn.is_none()));
         if needs_turn {
             // Taken outside the RefCell's borrow: it may wait for another request's unit.
-            let turn = self.writer.acquire();
+            let turn = self.take_turn()?;
             STAGED.with(|s| {
                 if let Some(st) = s.borrow_mut().as_mut() {
                     st.turn = Some(turn);

@@ -84,6 +84,14 @@ impl Table {
         Table::MfaDevices,
     ];
 
+    /// The table a store name names (entity tables and meta).
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL
+            .into_iter()
+            .chain([Table::Meta])
+            .find(|t| t.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Table::Accounts => "accounts",
@@ -133,8 +141,49 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// What other nodes committed since this node last caught up with a shared store.
+#[derive(Debug)]
+pub enum CatchUp {
+    /// Nothing new.
+    Nothing,
+    /// The changes, in commit order.
+    Changes(Vec<Change>),
+    /// The node is further behind than the store's change log reaches: every row, to
+    /// rebuild the state from.
+    Reload(Vec<Row>),
+}
+
+/// How the nodes that share a store agree (see ARCHITECTURE.md, "Several nodes"): every
+/// write runs under the cluster's write lock on a state caught up with every commit before
+/// it, and each commit is appended to an ordered change log the other nodes follow. The
+/// store keeps how far this node has caught up.
+pub trait Cluster: Send + Sync {
+    /// Takes the cluster's write lock (waiting for it) and returns what other nodes
+    /// committed since this node last caught up. Every write with changes is made between
+    /// this and [`Cluster::unlock_writes`].
+    fn lock_writes(&self) -> Result<CatchUp, StoreError>;
+    /// Releases the write lock (a node's lock also ends with its connection).
+    fn unlock_writes(&self);
+    /// What other nodes committed since this node last caught up, without the lock.
+    fn catch_up(&self) -> Result<CatchUp, StoreError>;
+    /// Waits until another node may have committed (a notification), `timeout` at most.
+    fn wait_for_changes(&self, timeout: std::time::Duration);
+    /// Why this node may not be following the others now (`None`: it is).
+    fn lagging(&self) -> Option<String>;
+}
+
 /// Where IAM state lives between runs.
 pub trait Store: Send + Sync {
+    /// The coordination of the nodes sharing this store; `None` for a store one process
+    /// owns (SQLite).
+    fn cluster(&self) -> Option<&dyn Cluster> {
+        None
+    }
+    /// Whether the store chains audit events itself, after whatever other nodes chained
+    /// (a shared store): the trail then reads its head back after each commit.
+    fn chains_events(&self) -> bool {
+        false
+    }
     /// Every row, to build the in-memory state at start.
     fn load(&self) -> Result<Vec<Row>, StoreError>;
     /// Applies `changes` atomically.

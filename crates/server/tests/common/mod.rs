@@ -778,14 +778,20 @@ pub fn replace_row(dir: &std::path::Path, table: &str, key: &str, data: &serde_j
         .into_iter()
         .find(|r| r.table.name() == table && r.key == key)
         .unwrap_or_else(|| panic!("no row {key} in {table}"));
-    store
-        .commit(&[portcullis_server::iam::store::Change {
-            table: row.table,
-            account_id: row.account_id,
-            key: row.key,
-            data: Some(data.to_string()),
-        }])
-        .expect("replace the row");
+    // A shared store takes changes only under the cluster's write lock.
+    if let Some(cluster) = store.cluster() {
+        cluster.lock_writes().expect("the write lock");
+    }
+    let committed = store.commit(&[portcullis_server::iam::store::Change {
+        table: row.table,
+        account_id: row.account_id,
+        key: row.key,
+        data: Some(data.to_string()),
+    }]);
+    if let Some(cluster) = store.cluster() {
+        cluster.unlock_writes();
+    }
+    committed.expect("replace the row");
 }
 
 /// Everything the store holds at rest, as bytes to search for a secret: SQLite's database
