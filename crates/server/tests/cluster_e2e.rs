@@ -40,11 +40,7 @@ impl Nodes {
             nodes.push(start(config).await.expect("node starts"));
             dirs.push(dir);
         }
-        Nodes {
-            nodes,
-            dirs,
-            url,
-        }
+        Nodes { nodes, dirs, url }
     }
 
     fn root(&self, i: usize) -> aws_sdk_iam::Client {
