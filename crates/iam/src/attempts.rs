@@ -1,9 +1,13 @@
 //! Bounds on guessing credentials: failed MFA codes lock a device for a while, and password
 //! verifications (ChangePassword's `OldPassword`) are rate limited per user.
 //!
-//! Both live in memory, in the [`crate::IamService`]: they are lost at restart and are per
-//! process. A store shared by several nodes will have to persist them (or share them) so an
-//! attacker cannot spread guesses over nodes.
+//! On one node both live in memory, in the [`crate::IamService`] (lost at restart). On a
+//! store shared by several nodes ([`crate::store::Cluster`]) the counts live in the store,
+//! each change one atomic statement, so guesses spread over the nodes count as on one: a
+//! device locks after the bound whichever nodes saw the wrong codes, and a user's password
+//! verifications per minute are the cluster's. (Attempts in flight are still counted per
+//! node, so concurrent guesses may pass the bound by those in flight on other nodes at the
+//! moment of locking.) When the store cannot be asked, the guess is refused.
 //!
 //! - MFA: after [`MFA_MAX_FAILURES`] consecutive wrong codes a device is locked for
 //!   [`MFA_LOCKOUT`]; while locked every code is refused with the same error as a wrong code
@@ -16,10 +20,11 @@
 //! entities that exist bound them; past [`MAX_TRACKED`] entries, idle ones are dropped.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{IamError, IamResult};
+use crate::store::Store;
 
 /// Consecutive wrong codes that lock an MFA device.
 pub const MFA_MAX_FAILURES: u32 = 10;
@@ -57,13 +62,25 @@ struct PasswordWindow {
 }
 
 /// The counters, with their bounds.
-#[derive(Debug)]
 pub struct Attempts {
     mfa_max_failures: u32,
     mfa_lockout: Duration,
     password_checks_per_minute: u32,
     mfa: Mutex<HashMap<Key, MfaEntry>>,
     passwords: Mutex<HashMap<Key, PasswordWindow>>,
+    /// The store the nodes share, which keeps the counts (`None`: this process keeps them).
+    shared: Option<Arc<dyn Store>>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,13 +99,43 @@ impl Attempts {
             password_checks_per_minute,
             mfa: Mutex::new(HashMap::new()),
             passwords: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Keeps the counts in `store` when it is shared by several nodes.
+    pub fn shared_by(mut self, store: Arc<dyn Store>) -> Attempts {
+        if store.cluster().is_some() {
+            self.shared = Some(store);
+        }
+        self
+    }
+
+    fn cluster(&self) -> Option<&dyn crate::store::Cluster> {
+        self.shared.as_deref().and_then(|s| s.cluster())
     }
 
     /// Starts checking a code of device `device_key` of `account_id`; `None` when the device
     /// is locked (or as many attempts as may still fail are already in flight).
     pub fn mfa_begin(&self, account_id: &str, device_key: &str) -> Option<MfaAttempt<'_>> {
         let key = (account_id.to_owned(), device_key.to_owned());
+        // The cluster's count of wrong codes (this process's when not shared).
+        let shared_failures = match self.cluster() {
+            Some(cluster) => match cluster.mfa_state(
+                &format!("{account_id}/{device_key}"),
+                now_ms(),
+                self.mfa_max_failures,
+                millis(self.mfa_lockout),
+            ) {
+                Ok((_, true)) => return None,
+                Ok((failures, false)) => failures,
+                Err(e) => {
+                    tracing::error!(error = %e, "the shared MFA count could not be read");
+                    return None;
+                }
+            },
+            None => 0,
+        };
         let now = Instant::now();
         let mut map = lock(&self.mfa);
         if !map.contains_key(&key) && map.len() >= MAX_TRACKED {
@@ -102,7 +149,12 @@ impl Attempts {
             entry.locked_until = None;
             entry.failures = 0;
         }
-        if entry.failures.saturating_add(entry.pending) >= self.mfa_max_failures {
+        if entry
+            .failures
+            .saturating_add(shared_failures)
+            .saturating_add(entry.pending)
+            >= self.mfa_max_failures
+        {
             return None;
         }
         entry.pending += 1;
@@ -114,6 +166,26 @@ impl Attempts {
     }
 
     fn mfa_finish(&self, key: &Key, failed: bool) {
+        if let Some(cluster) = self.cluster() {
+            let counted = cluster.mfa_result(
+                &format!("{}/{}", key.0, key.1),
+                failed,
+                now_ms(),
+                self.mfa_max_failures,
+                millis(self.mfa_lockout),
+            );
+            if let Err(e) = counted {
+                tracing::error!(error = %e, "a wrong MFA code could not be counted");
+            }
+            let mut map = lock(&self.mfa);
+            if let Some(entry) = map.get_mut(key) {
+                entry.pending = entry.pending.saturating_sub(1);
+                if entry.failures == 0 && entry.idle() {
+                    map.remove(key);
+                }
+            }
+            return;
+        }
         let mut map = lock(&self.mfa);
         let Some(entry) = map.get_mut(key) else {
             return;
@@ -135,6 +207,19 @@ impl Attempts {
     /// Counts one password verification of user `user_name` of `account_id`; `Throttling`
     /// (without counting) when the user has had its share this minute.
     pub fn password_check(&self, account_id: &str, user_name: &str) -> IamResult<()> {
+        if let Some(cluster) = self.cluster() {
+            let user = format!("{account_id}/{}", user_name.to_lowercase());
+            let checks = cluster
+                .password_check(&user, now_ms(), millis(PASSWORD_WINDOW))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "a password verification could not be counted");
+                    IamError::ServiceFailure("The request could not be processed.".into())
+                })?;
+            if checks > self.password_checks_per_minute {
+                return Err(IamError::Throttling("Rate exceeded".into()));
+            }
+            return Ok(());
+        }
         let key = (account_id.to_owned(), user_name.to_lowercase());
         let now = Instant::now();
         let mut map = lock(&self.passwords);

@@ -12,6 +12,7 @@ mod audit;
 mod entities;
 mod feed;
 mod schema;
+mod shared;
 
 use std::future::Future;
 use std::time::Duration;
@@ -186,6 +187,58 @@ impl Cluster for PostgresStore {
         })?;
         self.feed.set_applied(head);
         Ok(caught_up)
+    }
+
+    fn mfa_state(
+        &self,
+        device: &str,
+        now_ms: i64,
+        max: u32,
+        lockout_ms: i64,
+    ) -> Result<(u32, bool), StoreError> {
+        let device = device.to_owned();
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            shared::mfa_state(&client, &device, now_ms, max, lockout_ms).await
+        })
+    }
+
+    fn mfa_result(
+        &self,
+        device: &str,
+        failed: bool,
+        now_ms: i64,
+        max: u32,
+        lockout_ms: i64,
+    ) -> Result<(), StoreError> {
+        let device = device.to_owned();
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            shared::mfa_result(&client, &device, failed, now_ms, max, lockout_ms).await
+        })
+    }
+
+    fn password_check(&self, user: &str, now_ms: i64, window_ms: i64) -> Result<u32, StoreError> {
+        let user = user.to_owned();
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            shared::password_check(&client, &user, now_ms, window_ms).await
+        })
+    }
+
+    fn redeem_once(
+        &self,
+        scope: &str,
+        key: &str,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let scope = scope.to_owned();
+        let key = key.to_owned();
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            shared::redeem_once(&client, &scope, &key, until_ms, now_ms).await
+        })
     }
 
     fn wait_for_changes(&self, timeout: Duration) {

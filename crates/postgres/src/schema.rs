@@ -12,7 +12,8 @@ const MIGRATION_LOCK: i64 = 0x706f_7274_0001;
 
 /// Every migration, in order. The first is the SQLite schema as it stands at its eighth
 /// migration, in PostgreSQL's types; the second the change feed (`feed.rs`): every commit's
-/// rows under one `sequence` from `change_sequence`, and how far the log has been pruned.
+/// rows under one `sequence` from `change_sequence`, and how far the log has been pruned;
+/// the third the bounds on guessing the nodes share (`shared.rs`).
 pub(crate) const MIGRATIONS: &[&str] = &["
     CREATE TABLE accounts             (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
     CREATE TABLE users                (account_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, key));
@@ -68,6 +69,14 @@ pub(crate) const MIGRATIONS: &[&str] = &["
     CREATE INDEX change_log_by_time ON change_log (committed_ms);
     CREATE TABLE change_log_pruned (sequence BIGINT NOT NULL);
     INSERT INTO change_log_pruned (sequence) VALUES (0);
+", "
+    CREATE TABLE shared_counters (
+        scope    TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        count    INTEGER NOT NULL,
+        stamp_ms BIGINT NOT NULL,
+        PRIMARY KEY (scope, key)
+    );
 "];
 
 /// Brings the schema up to date.

@@ -197,3 +197,33 @@ fn one_nodes_commits_reach_the_other_in_order_and_a_node_too_far_behind_reloads(
     assert_eq!(keys, ["u1", "r", "r2"]);
     assert!(matches!(b.catch_up().unwrap(), CatchUp::Nothing));
 }
+
+#[test]
+fn the_bounds_on_guessing_are_counted_once_for_every_node() {
+    let a = store("guess");
+    let b = store("guess");
+    // Wrong codes seen by either node count together; the bound locks the device for both.
+    for i in 0..3 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.mfa_result("1/d", true, 1_000 + i, 3, 500).unwrap();
+    }
+    assert_eq!(a.mfa_state("1/d", 1_100, 3, 500).unwrap(), (3, true));
+    assert_eq!(b.mfa_state("1/d", 1_100, 3, 500).unwrap(), (3, true));
+    assert_eq!(b.mfa_state("1/other", 1_100, 3, 500).unwrap(), (0, false));
+    // The lock runs out `lockout` after the last wrong code; then counting starts again.
+    assert_eq!(a.mfa_state("1/d", 1_503, 3, 500).unwrap(), (0, false));
+    b.mfa_result("1/d", true, 1_600, 3, 500).unwrap();
+    assert_eq!(a.mfa_state("1/d", 1_601, 3, 500).unwrap(), (1, false));
+    a.mfa_result("1/d", false, 1_602, 3, 500).unwrap();
+    assert_eq!(b.mfa_state("1/d", 1_603, 3, 500).unwrap(), (0, false));
+    // Password verifications: one window per user, whichever node counts.
+    assert_eq!(a.password_check("1/u", 10_000, 60_000).unwrap(), 1);
+    assert_eq!(b.password_check("1/u", 10_001, 60_000).unwrap(), 2);
+    assert_eq!(a.password_check("1/v", 10_002, 60_000).unwrap(), 1);
+    assert_eq!(b.password_check("1/u", 70_001, 60_000).unwrap(), 1);
+    // A one-time token redeemed on one node is refused on the other until it runs out.
+    assert!(a.redeem_once("saml", "idp\n_1", 5_000, 1_001).unwrap());
+    assert!(!b.redeem_once("saml", "idp\n_1", 5_000, 1_003).unwrap());
+    assert!(b.redeem_once("saml", "idp\n_2", 5_000, 1_003).unwrap());
+    assert!(b.redeem_once("saml", "idp\n_1", 9_000, 5_001).unwrap());
+}

@@ -309,3 +309,118 @@ async fn concurrent_writers_on_different_nodes_keep_names_quotas_and_each_others
         "every node signed at shutdown: {report:?}"
     );
 }
+
+/// GetSessionToken with an MFA code on node `i`: the error code, or `None` for a session.
+async fn sign_in_on(
+    nodes: &Nodes,
+    i: usize,
+    key: &(String, String),
+    serial: &str,
+    code: &str,
+) -> Option<String> {
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://{}", nodes.nodes[i].local_addr))
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            &key.0, &key.1, None, None, "test",
+        ))
+        .build();
+    let sts = aws_sdk_sts::Client::from_conf(config);
+    match sts
+        .get_session_token()
+        .serial_number(serial)
+        .token_code(code)
+        .send()
+        .await
+    {
+        Ok(_) => None,
+        Err(e) => Some(
+            aws_sdk_sts::error::ProvideErrorMetadata::code(&e)
+                .unwrap_or("(none)")
+                .to_owned(),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mfa_code_is_accepted_once_and_wrong_codes_lock_the_device_on_every_node() {
+    let nodes = Nodes::start("mfa", 3, Limits::default()).await;
+    let root = nodes.root(0);
+    root.create_user().user_name("mo").send().await.unwrap();
+    let created = root
+        .create_access_key()
+        .user_name("mo")
+        .send()
+        .await
+        .unwrap();
+    let created = created.access_key().unwrap();
+    let key = (
+        created.access_key_id().to_owned(),
+        created.secret_access_key().to_owned(),
+    );
+    let device = root
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name("mo-phone")
+        .send()
+        .await
+        .unwrap();
+    let device = device.virtual_mfa_device().unwrap();
+    let serial = device.serial_number().to_owned();
+    let seed = String::from_utf8(device.base32_string_seed().unwrap().as_ref().to_vec()).unwrap();
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        0,
+        30,
+        totp_rs::Secret::Encoded(seed).to_bytes().unwrap(),
+    )
+    .unwrap();
+    let code = |offset: i64| totp.generate((now_step() as i64 + offset) as u64 * 30);
+    root.enable_mfa_device()
+        .user_name("mo")
+        .serial_number(&serial)
+        .authentication_code1(code(-2))
+        .authentication_code2(code(-1))
+        .send()
+        .await
+        .unwrap();
+    nodes.converged().await;
+
+    // The current code signs in once, on node 1; replayed on node 2 it is refused.
+    assert_eq!(sign_in_on(&nodes, 1, &key, &serial, &code(0)).await, None);
+    nodes.converged().await;
+    assert_eq!(
+        sign_in_on(&nodes, 2, &key, &serial, &code(0))
+            .await
+            .as_deref(),
+        Some("AccessDenied"),
+        "a code used on node 1 was accepted again on node 2"
+    );
+
+    // Ten wrong codes spread over the nodes lock the device everywhere: even the next right
+    // code is refused on each node.
+    let near: Vec<String> = (-4..=4).map(code).collect();
+    let wrong = (0..)
+        .map(|n| format!("{:06}", 123_456 + n))
+        .find(|c| !near.contains(c))
+        .unwrap();
+    for i in 0..10 {
+        assert_eq!(
+            sign_in_on(&nodes, i % 3, &key, &serial, &wrong)
+                .await
+                .as_deref(),
+            Some("AccessDenied")
+        );
+    }
+    for i in 0..3 {
+        assert_eq!(
+            sign_in_on(&nodes, i, &key, &serial, &code(1))
+                .await
+                .as_deref(),
+            Some("AccessDenied"),
+            "node {i} accepted a code of a locked device"
+        );
+    }
+    nodes.stop().await;
+}

@@ -328,15 +328,17 @@ impl IamService {
             state
         };
         state.limits = limits;
+        let store: Arc<dyn Store> = Arc::from(store);
         let attempts = Attempts::new(
             limits.mfa_max_failures,
             limits.mfa_lockout,
             limits.password_checks_per_minute,
-        );
+        )
+        .shared_by(store.clone());
         Ok(IamService {
             snapshot: ArcSwap::from_pointee(Snapshot::new(state)),
             writer: Arc::new(WriterLock::default()),
-            store: Arc::from(store),
+            store,
             trail: None,
             master_key,
             key_uses: Mutex::new(HashMap::new()),
@@ -710,6 +712,22 @@ impl IamService {
     /// Why this node may not be following the other nodes of its shared store now.
     pub fn lagging(&self) -> Option<String> {
         self.store.cluster().and_then(|c| c.lagging())
+    }
+
+    /// Records the one-time token `key` of `scope` (a SAML assertion) as redeemed until
+    /// `until_ms` in the store the nodes share: `Some(false)` when a node redeemed it before,
+    /// `None` when the store is not shared (the caller remembers it itself), or cannot be
+    /// asked (then it is refused: `Some(false)`).
+    pub fn redeem_once(&self, scope: &str, key: &str, until_ms: i64, now_ms: i64) -> Option<bool> {
+        let cluster = self.store.cluster()?;
+        Some(
+            cluster
+                .redeem_once(scope, key, until_ms, now_ms)
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "a one-time token could not be recorded");
+                    false
+                }),
+        )
     }
 
     /// Whether the store is shared with other nodes.

@@ -166,6 +166,37 @@ pub trait Cluster: Send + Sync {
     fn unlock_writes(&self);
     /// What other nodes committed since this node last caught up, without the lock.
     fn catch_up(&self) -> Result<CatchUp, StoreError>;
+    /// The bounds on guessing, shared by the nodes (`attempts.rs`): the consecutive wrong
+    /// codes of the MFA device `device` (`ACCOUNT/DEVICE`) that still count, and whether it
+    /// is locked (`max` of them, for `lockout_ms` after the last).
+    fn mfa_state(
+        &self,
+        device: &str,
+        now_ms: i64,
+        max: u32,
+        lockout_ms: i64,
+    ) -> Result<(u32, bool), StoreError>;
+    /// Counts a wrong code of `device`, or clears its count after a right one.
+    fn mfa_result(
+        &self,
+        device: &str,
+        failed: bool,
+        now_ms: i64,
+        max: u32,
+        lockout_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Counts one password verification of `user` (`ACCOUNT/name`); returns how many its
+    /// current window (`window_ms` from its first) holds, this one included.
+    fn password_check(&self, user: &str, now_ms: i64, window_ms: i64) -> Result<u32, StoreError>;
+    /// Records the one-time token `key` of `scope` as redeemed until `until_ms`; `false`
+    /// when a node redeemed it before and it has not run out.
+    fn redeem_once(
+        &self,
+        scope: &str,
+        key: &str,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Waits until another node may have committed (a notification), `timeout` at most.
     fn wait_for_changes(&self, timeout: std::time::Duration);
     /// Why this node may not be following the others now (`None`: it is).

@@ -442,12 +442,23 @@ pub fn assume_role_with_saml(
         seconds = seconds.min(end - env.now).max(1);
     }
     let packed = sts::check_session_policies(account, policy, &policy_arns)?;
-    if !replay.redeem(
-        &verified.issuer,
-        &verified.assertion_id,
-        verified.not_on_or_after,
-        env.now,
+    // On a store several nodes share, the store remembers redeemed responses, so one
+    // redeemed on another node is refused here too.
+    let redeemed = match service.redeem_once(
+        "saml",
+        &format!("{}\n{}", verified.issuer, verified.assertion_id),
+        (verified.not_on_or_after + CLOCK_SKEW).saturating_mul(1000),
+        env.now.saturating_mul(1000),
     ) {
+        Some(fresh) => fresh,
+        None => replay.redeem(
+            &verified.issuer,
+            &verified.assertion_id,
+            verified.not_on_or_after,
+            env.now,
+        ),
+    };
+    if !redeemed {
         return Err(invalid_token("Response has already been used"));
     }
     let mut claims = role_session(&role_account, role, session_name, env.now, seconds);
