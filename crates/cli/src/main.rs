@@ -1,10 +1,12 @@
 //! `portcullis`: the one binary: `serve` runs the service; `agent` serves an instance
 //! profile's credentials to a host's workloads; `policy validate | simulate | bench` are the
 //! offline policy tools; `audit verify` checks a data directory's audit trail, `audit
-//! export` writes it as CloudTrail log files and `audit tail` follows it.
+//! export` writes it as CloudTrail log files and `audit tail` follows it; `migrate` moves a
+//! single node's state onto PostgreSQL.
 
 mod agent_cmd;
 mod audit_cmd;
+mod migrate_cmd;
 mod policy_cmd;
 mod serve_cmd;
 mod signals;
@@ -23,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service: AWS IAM API on --listen, state in --data-dir (embedded SQLite).
+    /// Run the service: AWS IAM API on --listen, state in --data-dir (embedded SQLite) or
+    /// --store (PostgreSQL).
     Serve(serve_cmd::ServeArgs),
     /// Serve instance metadata (IMDSv2) for this host: an instance profile's role credentials,
     /// from Portcullis at AWS_ENDPOINT_URL.
@@ -35,6 +38,8 @@ enum Command {
     /// log files, follow it live.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Move a single node's state (the data directory's SQLite store) onto PostgreSQL.
+    Migrate(migrate_cmd::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +49,6 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Audit(cmd) => audit_cmd::run(cmd),
+        Command::Migrate(args) => migrate_cmd::run(args),
     }
 }

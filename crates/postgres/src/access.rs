@@ -47,6 +47,29 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Every stored attempt.
+pub(crate) async fn all(client: &impl GenericClient) -> Result<Vec<ActionUse>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT account_id, entity_id, action, time_ms, region FROM access_activity
+             ORDER BY account_id, entity_id, action",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(ActionUse {
+            account_id: row.try_get(0).map_err(pg_error)?,
+            entity_id: row.try_get(1).map_err(pg_error)?,
+            action: row.try_get(2).map_err(pg_error)?,
+            time_ms: row.try_get(3).map_err(pg_error)?,
+            region: row.try_get(4).map_err(pg_error)?,
+        });
+    }
+    Ok(out)
+}
+
 /// The stored attempts of `entity_ids` in `account_id`.
 pub(crate) async fn of(
     client: &impl GenericClient,

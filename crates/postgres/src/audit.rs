@@ -3,7 +3,9 @@
 //! `meta` value written in the pruning's transaction.
 
 use deadpool_postgres::{GenericClient, Transaction};
-use portcullis_iam::audit::{AuditQuery, AuditRow, ChainLink, GENESIS, LookupKey, StoredEvent};
+use portcullis_iam::audit::{
+    AuditQuery, AuditRow, ChainLink, EventIndex, GENESIS, LookupKey, StoredEvent,
+};
 use portcullis_iam::store::{
     START_KEY, StoreError, TrailStart, hash_of, parse_trail_start, trail_start_value,
 };
@@ -41,7 +43,8 @@ pub(crate) async fn append_chained(
     append(tx, &linked).await
 }
 
-async fn append(tx: &Transaction<'_>, events: &[AuditRow]) -> Result<(), StoreError> {
+/// Appends `events` as they are (linked already).
+pub(crate) async fn append(tx: &Transaction<'_>, events: &[AuditRow]) -> Result<(), StoreError> {
     let stmt = tx
         .prepare_cached(
             "INSERT INTO audit_events (sequence, hash, account_id, time_ms, event_id, event_name,
@@ -130,6 +133,46 @@ pub(crate) async fn links(
             sequence: unsigned(row.try_get(0).map_err(pg_error)?)?,
             hash: hash_of(row.try_get(1).map_err(pg_error)?)?,
             body: row.try_get::<_, String>(2).map_err(pg_error)?.into_bytes(),
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) async fn rows(
+    client: &impl GenericClient,
+    from_sequence: u64,
+    limit: usize,
+) -> Result<Vec<AuditRow>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT sequence, hash, body, account_id, time_ms, event_id, event_name,
+                    event_source, username, access_key_id, read_only, resources
+             FROM audit_events WHERE sequence >= $1 ORDER BY sequence LIMIT $2",
+            &[&signed(from_sequence)?, &limit],
+        )
+        .await
+        .map_err(pg_error)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let resources: String = row.try_get(11).map_err(pg_error)?;
+        out.push(AuditRow {
+            link: ChainLink {
+                sequence: unsigned(row.try_get(0).map_err(pg_error)?)?,
+                hash: hash_of(row.try_get(1).map_err(pg_error)?)?,
+                body: row.try_get::<_, String>(2).map_err(pg_error)?.into_bytes(),
+            },
+            index: EventIndex {
+                account_id: row.try_get(3).map_err(pg_error)?,
+                time_ms: row.try_get(4).map_err(pg_error)?,
+                event_id: row.try_get(5).map_err(pg_error)?,
+                event_name: row.try_get(6).map_err(pg_error)?,
+                event_source: row.try_get(7).map_err(pg_error)?,
+                username: row.try_get(8).map_err(pg_error)?,
+                access_key_id: row.try_get(9).map_err(pg_error)?,
+                read_only: row.try_get(10).map_err(pg_error)?,
+                resources: EventIndex::resources_from_text(&resources),
+            },
         });
     }
     Ok(out)

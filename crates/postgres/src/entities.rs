@@ -15,6 +15,13 @@ pub(crate) async fn load(client: &mut Client) -> Result<(Vec<Row>, u64), StoreEr
         .start()
         .await
         .map_err(pg_error)?;
+    let loaded = load_in(&tx).await?;
+    tx.commit().await.map_err(pg_error)?;
+    Ok(loaded)
+}
+
+/// [`load`] inside the transaction `tx`.
+pub(crate) async fn load_in(tx: &Transaction<'_>) -> Result<(Vec<Row>, u64), StoreError> {
     let mut rows = Vec::new();
     for table in Table::ALL {
         let found = tx
@@ -36,8 +43,7 @@ pub(crate) async fn load(client: &mut Client) -> Result<(Vec<Row>, u64), StoreEr
             });
         }
     }
-    let head = crate::feed::head(&tx).await?;
-    tx.commit().await.map_err(pg_error)?;
+    let head = crate::feed::head(tx).await?;
     Ok((rows, head))
 }
 
@@ -86,6 +92,27 @@ pub(crate) async fn apply(tx: &Transaction<'_>, changes: &[Change]) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Every [`Table::Meta`] value.
+pub(crate) async fn meta_all(
+    client: &impl GenericClient,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT key, data FROM meta WHERE account_id = '' ORDER BY key",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0).map_err(pg_error)?,
+                r.try_get(1).map_err(pg_error)?,
+            ))
+        })
+        .collect()
 }
 
 /// A [`Table::Meta`] value.

@@ -11,6 +11,7 @@ mod access;
 mod audit;
 mod entities;
 mod feed;
+mod import;
 mod schema;
 mod shared;
 
@@ -22,6 +23,8 @@ use portcullis_iam::access_advisor::ActionUse;
 use portcullis_iam::audit::{AuditQuery, AuditRow, ChainLink, StoredEvent};
 use portcullis_iam::store::{CatchUp, Change, Cluster, Row, Store, StoreError, Table, TrailStart};
 use tokio_postgres::NoTls;
+
+pub use import::ImportReport;
 
 /// Connections a node keeps open at most.
 const POOL_SIZE: usize = 16;
@@ -96,6 +99,22 @@ impl PostgresStore {
             runtime.spawn(feed::listen(config, store.feed.signal.clone()));
         }
         Ok(store)
+    }
+
+    /// Copies the whole of `source` (another store: every row, meta value, audit event as
+    /// stored, digest and last-accessed attempt) into this database, which must hold
+    /// nothing yet, in one transaction.
+    pub fn import(&self, source: &(dyn Store + Sync)) -> Result<ImportReport, StoreError> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError("the PostgreSQL store is closed".into()))?;
+        // The source is read from the store's runtime, so this waits here (the source is
+        // borrowed, not moved).
+        runtime.block_on(async {
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            import::import(&mut client, source).await
+        })
     }
 
     /// Runs `task` (given the pool) on the store's runtime and waits for its answer.
@@ -313,6 +332,27 @@ impl Store for PostgresStore {
         })?;
         self.feed.set_applied(sequence);
         Ok(())
+    }
+
+    fn meta_all(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            entities::meta_all(&client).await
+        })
+    }
+
+    fn audit_rows(&self, from_sequence: u64, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            audit::rows(&client, from_sequence, limit).await
+        })
+    }
+
+    fn access_all(&self) -> Result<Vec<ActionUse>, StoreError> {
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            access::all(&client).await
+        })
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -25,6 +25,14 @@ pub struct EventIndex {
 impl EventIndex {
     /// The resources as one searchable text: `\ttype\x1fname\t` per resource, so a
     /// resource type is found as `\tTYPE\x1f` and a name as `\x1fNAME\t`.
+    /// The resources of a [`EventIndex::resources_text`].
+    pub fn resources_from_text(text: &str) -> Vec<(String, String)> {
+        text.split('\t')
+            .filter_map(|r| r.split_once('\u{1f}'))
+            .map(|(kind, name)| (kind.to_owned(), name.to_owned()))
+            .collect()
+    }
+
     pub fn resources_text(&self) -> String {
         let mut text = String::from("\t");
         for (kind, name) in &self.resources {

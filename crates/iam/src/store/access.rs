@@ -34,6 +34,24 @@ pub(super) fn record(
     Ok(())
 }
 
+/// Every stored attempt.
+pub(super) fn all(conn: &Connection) -> Result<Vec<ActionUse>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT account_id, entity_id, action, time_ms, region FROM access_activity
+         ORDER BY account_id, entity_id, action",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ActionUse {
+            account_id: r.get(0)?,
+            entity_id: r.get(1)?,
+            action: r.get(2)?,
+            time_ms: r.get(3)?,
+            region: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// The stored attempts of `entity_ids` in `account_id`.
 pub(super) fn of(
     conn: &Connection,

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{StoreError, TrailStart};
-use crate::audit::{AuditQuery, AuditRow, ChainLink, LookupKey, StoredEvent};
+use crate::audit::{AuditQuery, AuditRow, ChainLink, EventIndex, LookupKey, StoredEvent};
 
 use super::{START_KEY, hash_of};
 
@@ -94,6 +94,49 @@ pub(super) fn links(
             sequence: sequence as u64,
             hash: hash_of(hash)?,
             body: body.into_bytes(),
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn rows(
+    conn: &Connection,
+    from_sequence: u64,
+    limit: usize,
+) -> Result<Vec<AuditRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT sequence, hash, body, account_id, time_ms, event_id, event_name, event_source,
+                username, access_key_id, read_only, resources
+         FROM audit_events WHERE sequence >= ?1 ORDER BY sequence LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![from_sequence as i64, limit as i64], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, String>(2)?,
+            EventIndex {
+                account_id: r.get(3)?,
+                time_ms: r.get(4)?,
+                event_id: r.get(5)?,
+                event_name: r.get(6)?,
+                event_source: r.get(7)?,
+                username: r.get(8)?,
+                access_key_id: r.get(9)?,
+                read_only: r.get(10)?,
+                resources: EventIndex::resources_from_text(&r.get::<_, String>(11)?),
+            },
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (sequence, hash, body, index) = row?;
+        out.push(AuditRow {
+            link: ChainLink {
+                sequence: sequence as u64,
+                hash: hash_of(hash)?,
+                body: body.into_bytes(),
+            },
+            index,
         });
     }
     Ok(out)

@@ -226,6 +226,13 @@ pub trait Store: Send + Sync {
     fn commit_recorded(&self, changes: &[Change], events: &[AuditRow]) -> Result<(), StoreError>;
     /// A [`Table::Meta`] value.
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Every [`Table::Meta`] value, by key (to move a deployment to another store).
+    fn meta_all(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Up to `limit` whole stored events (link and index) from `from_sequence` on, in
+    /// sequence order (to move a trail to another store as it is).
+    fn audit_rows(&self, from_sequence: u64, limit: usize) -> Result<Vec<AuditRow>, StoreError>;
+    /// Every recorded attempt (last-accessed data).
+    fn access_all(&self) -> Result<Vec<ActionUse>, StoreError>;
 
     /// The last stored event's sequence and hash, if any.
     fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError>;
@@ -442,6 +449,22 @@ impl Store for SqliteStore {
         entity_ids: &[&str],
     ) -> Result<Vec<ActionUse>, StoreError> {
         access::of(&*self.lock()?, account_id, entity_ids)
+    }
+
+    fn meta_all(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt =
+            conn.prepare("SELECT key, data FROM meta WHERE account_id = '' ORDER BY key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn audit_rows(&self, from_sequence: u64, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        audit::rows(&*self.lock()?, from_sequence, limit)
+    }
+
+    fn access_all(&self) -> Result<Vec<ActionUse>, StoreError> {
+        access::all(&*self.lock()?)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
