@@ -118,24 +118,11 @@ pub(crate) async fn links(
     from_sequence: u64,
     limit: usize,
 ) -> Result<Vec<ChainLink>, StoreError> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = client
-        .query(
-            "SELECT sequence, hash, body FROM audit_events WHERE sequence >= $1
-             ORDER BY sequence LIMIT $2",
-            &[&signed(from_sequence)?, &limit],
-        )
-        .await
-        .map_err(pg_error)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(ChainLink {
-            sequence: unsigned(row.try_get(0).map_err(pg_error)?)?,
-            hash: hash_of(row.try_get(1).map_err(pg_error)?)?,
-            body: row.try_get::<_, String>(2).map_err(pg_error)?.into_bytes(),
-        });
-    }
-    Ok(out)
+    Ok(rows(client, from_sequence, limit)
+        .await?
+        .into_iter()
+        .map(|r| r.link)
+        .collect())
 }
 
 pub(crate) async fn rows(

@@ -76,27 +76,10 @@ pub(super) fn links(
 ) -> Result<Vec<ChainLink>, StoreError> {
     // Stored order is rowid order, which is the sequence: a row inserted with another
     // sequence shows up where its sequence puts it, and the chain names it.
-    let mut stmt = conn.prepare_cached(
-        "SELECT sequence, hash, body FROM audit_events WHERE sequence >= ?1
-         ORDER BY sequence LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![from_sequence as i64, limit as i64], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, Vec<u8>>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (sequence, hash, body) = row?;
-        out.push(ChainLink {
-            sequence: sequence as u64,
-            hash: hash_of(hash)?,
-            body: body.into_bytes(),
-        });
-    }
-    Ok(out)
+    Ok(rows(conn, from_sequence, limit)?
+        .into_iter()
+        .map(|r| r.link)
+        .collect())
 }
 
 pub(super) fn rows(
