@@ -4,6 +4,7 @@
 # away), on a free port.
 #
 #   scripts/postgres.sh start DIR    # prints the server's URL (postgres://portcullis@127.0.0.1:PORT)
+#   scripts/postgres.sh restart DIR  # stops it (fast: connections are cut) and starts it again
 #   scripts/postgres.sh stop DIR     # stops it and deletes its data (DIR is left for the caller)
 #
 # PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user (created
@@ -13,7 +14,7 @@ set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|restart|stop DIR" >&2; exit 2; }
 
 find_bin() {
   local name=$1
@@ -55,6 +56,12 @@ case "$cmd" in
       start >/dev/null || { cat "$data/server.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     echo "postgres://portcullis@127.0.0.1:$port"
+    ;;
+  restart)
+    pg_ctl=$(find_bin pg_ctl)
+    data=$(cat "$dir/datadir")
+    as_owner "$pg_ctl" -D "$data/data" -m fast -w -t 60 restart >/dev/null \
+      || { cat "$data/server.log" >&2; exit 1; }
     ;;
   stop)
     pg_ctl=$(find_bin pg_ctl)

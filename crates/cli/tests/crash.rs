@@ -43,6 +43,11 @@ impl Server {
     /// Starts the binary on `data_dir` with an ephemeral port, and waits until the address it
     /// logs answers `GET /healthz`.
     async fn start(data_dir: &Path, log: PathBuf) -> Server {
+        Server::start_with(data_dir, log, &[]).await
+    }
+
+    /// [`Server::start`] with more environment (a node of a cluster: its store and key).
+    async fn start_with(data_dir: &Path, log: PathBuf, env: &[(&str, String)]) -> Server {
         let log_file = std::fs::File::create(&log).expect("create log file");
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(["serve", "--listen", "127.0.0.1:0", "--account-id", ACCOUNT])
@@ -51,6 +56,8 @@ impl Server {
             .env("PORTCULLIS_ROOT_ACCESS_KEY_ID", ROOT_KEY)
             .env("PORTCULLIS_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
             .env_remove("PORTCULLIS_MASTER_KEY_FILE")
+            .env_remove("PORTCULLIS_STORE")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             // The address line, and every warning or error; not one line per request.
             .env("RUST_LOG", "warn,portcullis::serve_cmd=info")
             .env("NO_COLOR", "1")
@@ -501,4 +508,208 @@ async fn every_acknowledged_write_survives_kill_9() {
         );
     }
     drop(server);
+}
+
+/// A PostgreSQL of this test's own (it is restarted under load), stopped when dropped.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+const POSTGRES_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/postgres.sh");
+
+impl OwnPostgres {
+    fn start() -> OwnPostgres {
+        let dir = tempfile::tempdir().expect("dir");
+        let out = Command::new("bash")
+            .args([POSTGRES_SCRIPT, "start"])
+            .arg(dir.path().join("pg"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("scripts/postgres.sh");
+        assert!(out.status.success(), "PostgreSQL did not start");
+        let server = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        portcullis_postgres::testing::create_database(&server, "crash").expect("database");
+        OwnPostgres {
+            url: format!("{server}/crash"),
+            dir,
+        }
+    }
+
+    fn restart(&self) {
+        let status = Command::new("bash")
+            .args([POSTGRES_SCRIPT, "restart"])
+            .arg(self.dir.path().join("pg"))
+            .status()
+            .expect("scripts/postgres.sh");
+        assert!(status.success(), "PostgreSQL did not restart");
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .args([POSTGRES_SCRIPT, "stop"])
+            .arg(self.dir.path().join("pg"))
+            .status();
+    }
+}
+
+/// Every user name node `endpoint` lists.
+async fn listed(endpoint: &str) -> Vec<String> {
+    let root = iam_client(endpoint, ROOT_KEY, ROOT_SECRET, true);
+    let mut names = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = root
+            .list_users()
+            .set_marker(marker)
+            .send()
+            .await
+            .expect("list users");
+        names.extend(page.users().iter().map(|u| u.user_name().to_owned()));
+        if !page.is_truncated() {
+            return names;
+        }
+        marker = page.marker().map(str::to_owned);
+    }
+}
+
+/// Writers on every node of `nodes` until `count` reaches `acks` (or a while passes), then
+/// `interrupt` (a kill, a database restart) while they run; returns what was acknowledged.
+async fn write_through(nodes: &[&Server], cycle: usize, interrupt: impl FnOnce()) -> Vec<Acked> {
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|task| {
+            tokio::spawn(writer(
+                nodes[task % nodes.len()].iam(ROOT_KEY, ROOT_SECRET, false),
+                cycle,
+                task,
+                acked.clone(),
+                count.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    let started = Instant::now();
+    loop {
+        let n = count.load(Ordering::SeqCst);
+        if n >= KILL_AFTER_ACKS || (n > 0 && started.elapsed() >= WRITE_TIME) {
+            break;
+        }
+        assert!(
+            started.elapsed() < START_TIMEOUT,
+            "no write was acknowledged in {START_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    interrupt();
+    // Writers stop at their first failure; those on the nodes that stay up are stopped.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.await.expect("writer task");
+    }
+    let acked = std::mem::take(&mut *acked.lock().expect("acked"));
+    assert!(!acked.is_empty());
+    acked
+}
+
+/// Every acknowledged write is served by every node in `endpoints`, whose user lists agree.
+async fn all_present(endpoints: &[String], all: &[Acked]) {
+    for endpoint in endpoints {
+        for acked in all {
+            check(endpoint, acked).await;
+        }
+    }
+    let began = Instant::now();
+    loop {
+        let mut lists = Vec::new();
+        for endpoint in endpoints {
+            let mut names = listed(endpoint).await;
+            names.sort();
+            lists.push(names);
+        }
+        if lists.iter().all(|l| *l == lists[0]) {
+            return;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "the nodes did not converge"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_keeps_every_acknowledged_write_through_kill_9_of_a_node_and_a_postgres_restart()
+{
+    let pg = OwnPostgres::start();
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dir = |n: usize| parent.path().join(format!("node-{n}"));
+    let log = |name: String| parent.path().join(format!("{name}.log"));
+    let env = vec![
+        ("PORTCULLIS_STORE", pg.url.clone()),
+        (
+            "PORTCULLIS_MASTER_KEY_FILE",
+            parent.path().join("master.key").display().to_string(),
+        ),
+    ];
+    let mut nodes = Vec::new();
+    for n in 0..3 {
+        nodes.push(Server::start_with(&dir(n), log(format!("node-{n}")), &env).await);
+    }
+
+    // kill -9 of node 0 while writers on all three nodes write.
+    let mut all = {
+        let (first, rest) = nodes.split_at_mut(1);
+        let refs: Vec<&Server> = std::iter::once(&first[0]).chain(rest.iter()).collect();
+        // The kill needs the node mutably: done through its pid.
+        let pid = first[0].child.id();
+        write_through(&refs, 0, move || {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        })
+        .await
+    };
+    let _ = nodes[0].child.wait();
+    let survivors: Vec<String> = nodes[1..].iter().map(|n| n.endpoint.clone()).collect();
+    all_present(&survivors, &all).await;
+    nodes[0] = Server::start_with(&dir(0), log("node-0-again".into()), &env).await;
+    let everyone: Vec<String> = nodes.iter().map(|n| n.endpoint.clone()).collect();
+    all_present(&everyone, &all).await;
+
+    // PostgreSQL restarted (every connection cut) while the three nodes write.
+    let refs: Vec<&Server> = nodes.iter().collect();
+    all.extend(write_through(&refs, 1, || pg.restart()).await);
+    // The nodes reconnect: each takes a write again, and every write is everywhere.
+    for (n, node) in nodes.iter().enumerate() {
+        let root = node.iam(ROOT_KEY, ROOT_SECRET, false);
+        let began = Instant::now();
+        while root
+            .create_user()
+            .user_name(format!("after-restart-{n}"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "node {n} did not write again after PostgreSQL restarted\n{}",
+                node.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    all_present(&everyone, &all).await;
+    for n in 0..3 {
+        let names = listed(&everyone[0]).await;
+        assert!(names.contains(&format!("after-restart-{n}")));
+    }
+    eprintln!(
+        "cluster: {} users, {} acknowledged writes, all present on the three nodes",
+        all.len(),
+        all.iter().map(Acked::writes).sum::<usize>()
+    );
 }
