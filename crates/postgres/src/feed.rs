@@ -33,10 +33,12 @@ const STALE_AFTER: Duration = Duration::from_secs(5);
 
 /// What the listener last knew.
 struct Listening {
-    /// Bumped by every notification and every (re)connection.
+    /// Bumped by every (re)connection (notifications may have been missed).
     generation: u64,
     /// The generation the follower last woke for.
     seen: u64,
+    /// The highest commit number notified (a node's own commits do not wake its follower).
+    notified: u64,
     connected: bool,
     error: Option<String>,
 }
@@ -48,6 +50,13 @@ pub(crate) struct Signal {
 }
 
 impl Signal {
+    fn notified(&self, sequence: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.notified = s.notified.max(sequence);
+        }
+        self.changed.notify_all();
+    }
+
     fn bump(&self, connected: bool, error: Option<String>) {
         if let Ok(mut s) = self.state.lock() {
             s.generation += 1;
@@ -84,6 +93,7 @@ impl Feed {
                 state: Mutex::new(Listening {
                     generation: 0,
                     seen: 0,
+                    notified: 0,
                     connected: false,
                     error: None,
                 }),
@@ -105,13 +115,13 @@ impl Feed {
         }
     }
 
-    /// Waits until a notification or a reconnection, `timeout` at most.
+    /// Waits until another node's commit is notified, or a reconnection, `timeout` at most.
     pub(crate) fn wait(&self, timeout: Duration) {
         let Ok(mut s) = self.signal.state.lock() else {
             return;
         };
         let deadline = Instant::now() + timeout;
-        while s.generation == s.seen {
+        while s.generation == s.seen && s.notified <= self.applied() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -156,7 +166,12 @@ pub(crate) async fn listen(config: tokio_postgres::Config, signal: Arc<Signal>) 
                 tokio::spawn(async move {
                     let reason = loop {
                         match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                            Some(Ok(AsyncMessage::Notification(_))) => notified.bump(true, None),
+                            Some(Ok(AsyncMessage::Notification(n))) => {
+                                match n.payload().parse::<u64>() {
+                                    Ok(sequence) => notified.notified(sequence),
+                                    Err(_) => notified.bump(true, None),
+                                }
+                            }
                             Some(Ok(_)) => {}
                             Some(Err(e)) => break e.to_string(),
                             None => break "closed".to_owned(),
@@ -184,40 +199,44 @@ pub(crate) async fn read_since(
     client: &mut deadpool_postgres::Client,
     applied: u64,
 ) -> Result<(CatchUp, u64), StoreError> {
-    let pruned: i64 = client
-        .query_one("SELECT sequence FROM change_log_pruned", &[])
-        .await
-        .map_err(pg_error)?
-        .try_get(0)
-        .map_err(pg_error)?;
-    if unsigned(pruned)? > applied {
-        let (rows, head) = crate::entities::load(client).await?;
-        return Ok((CatchUp::Reload(rows), head));
-    }
+    // One round trip: how far the log was pruned (every row), and the commits after
+    // `applied` (none: one row of NULLs).
     let found = client
         .query(
-            "SELECT sequence, tbl, account_id, key, data FROM change_log
-             WHERE sequence > $1 ORDER BY sequence, position",
+            "SELECT p.sequence, c.sequence, c.tbl, c.account_id, c.key, c.data
+             FROM change_log_pruned p LEFT JOIN change_log c ON c.sequence > $1
+             ORDER BY c.sequence, c.position",
             &[&signed(applied)?],
         )
         .await
         .map_err(pg_error)?;
-    if found.is_empty() {
-        return Ok((CatchUp::Nothing, applied));
+    let pruned: i64 = match found.first() {
+        Some(row) => row.try_get(0).map_err(pg_error)?,
+        None => 0,
+    };
+    if unsigned(pruned)? > applied {
+        let (rows, head) = crate::entities::load(client).await?;
+        return Ok((CatchUp::Reload(rows), head));
     }
     let mut head = applied;
     let mut changes = Vec::with_capacity(found.len());
     for row in found {
-        head = head.max(unsigned(row.try_get(0).map_err(pg_error)?)?);
-        let name: String = row.try_get(1).map_err(pg_error)?;
+        let Some(sequence) = row.try_get::<_, Option<i64>>(1).map_err(pg_error)? else {
+            continue;
+        };
+        head = head.max(unsigned(sequence)?);
+        let name: String = row.try_get(2).map_err(pg_error)?;
         let table = Table::from_name(&name)
             .ok_or_else(|| StoreError(format!("the change log names a table {name:?}")))?;
         changes.push(Change {
             table,
-            account_id: row.try_get(2).map_err(pg_error)?,
-            key: row.try_get(3).map_err(pg_error)?,
-            data: row.try_get(4).map_err(pg_error)?,
+            account_id: row.try_get(3).map_err(pg_error)?,
+            key: row.try_get(4).map_err(pg_error)?,
+            data: row.try_get(5).map_err(pg_error)?,
         });
+    }
+    if changes.is_empty() {
+        return Ok((CatchUp::Nothing, applied));
     }
     Ok((CatchUp::Changes(changes), head))
 }

@@ -59,9 +59,17 @@ impl PostgresStore {
     /// Connects to the database `url` (`postgres://user[:password]@host[:port]/db`, or
     /// libpq's `key=value` form) and brings its schema up to date.
     pub fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError(format!("the PostgreSQL URL is not valid: {e}")))?;
+        // Every statement is a short OLTP one: JIT compilation only adds latency (tens of
+        // milliseconds where the planner misjudges a small table), so it is off for the
+        // store's sessions, after whatever options the URL gives.
+        let options = match config.get_options() {
+            Some(given) => format!("{given} -c jit=off"),
+            None => "-c jit=off".to_owned(),
+        };
+        config.options(&options);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("portcullis-postgres")

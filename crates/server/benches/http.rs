@@ -32,86 +32,21 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::post;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use portcullis_server::{ServerConfig, start};
 use portcullis_sigv4::{Request as SignRequest, SigningParams, sign};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{HttpClient, Signer, send};
 
 const ROOT_KEY: &str = "AKIABENCHROOT0000001";
 const ROOT_SECRET: &str = "benchRootSecret0000000000000000000000000";
 const CONNECTIONS: usize = 16;
 const USERS: usize = 10_000;
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-struct Signer {
-    key: String,
-    secret: String,
-    /// The session token of temporary credentials.
-    token: Option<String>,
-    /// The signing name: `iam` or `sts`.
-    service: &'static str,
-    addr: SocketAddr,
-}
-
-impl Signer {
-    fn long_term(key: String, secret: String, service: &'static str, addr: SocketAddr) -> Signer {
-        Signer {
-            key,
-            secret,
-            token: None,
-            service,
-            addr,
-        }
-    }
-
-    /// A signed POST of `body` to `/`.
-    fn request(&self, body: &str) -> hyper::Request<Full<Bytes>> {
-        self.request_to("/", "application/x-www-form-urlencoded", body)
-    }
-
-    /// A signed POST of `body` to `path`.
-    fn request_to(
-        &self,
-        path: &str,
-        content_type: &str,
-        body: &str,
-    ) -> hyper::Request<Full<Bytes>> {
-        let host = self.addr.to_string();
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let unsigned = SignRequest::new("POST", path, "")
-            .header("host", &host)
-            .header("content-type", content_type)
-            .body(body.as_bytes());
-        let mut params =
-            SigningParams::new(&self.key, &self.secret, "us-east-1", self.service, now);
-        params.session_token = self.token.as_deref();
-        let added = sign(&unsigned, &params).expect("signing a well-formed request");
-        let mut builder = hyper::Request::post(format!("http://{host}{path}"))
-            .header("host", &host)
-            .header("content-type", content_type);
-        for (name, value) in added {
-            builder = builder.header(name, value);
-        }
-        builder
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .expect("valid request")
-    }
-}
-
-async fn send(client: &HttpClient, request: hyper::Request<Full<Bytes>>) -> (u16, Bytes) {
-    let response = client.request(request).await.expect("the server answers");
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    (status, body)
-}
 
 /// Runs `make_request` on every connection for `seconds`; returns requests per second.
 /// The server's CPU time so far (user + system), in seconds: the load generator's parent
@@ -189,14 +124,8 @@ const FLOOR_BODY: &str = concat!(
 );
 
 fn main() {
-    let seconds: f64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let seconds = support::seconds();
+    let runtime = support::runtime();
     match std::env::var("PORTCULLIS_BENCH_LOADGEN") {
         Ok(addrs) => {
             let mut addrs = addrs.split(' ').map(|a| a.parse().expect("an address"));
@@ -247,18 +176,9 @@ async fn serve() {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let exe = std::env::current_exe().expect("this binary");
-    let addrs = format!("{} {floor}", server.local_addr);
-    let status = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(exe)
-            .env("PORTCULLIS_BENCH_LOADGEN", addrs)
-            .status()
-    })
-    .await
-    .expect("the load generator's waiter")
-    .expect("the load generator runs");
+    let succeeded = support::run_loadgen(format!("{} {floor}", server.local_addr)).await;
     server.shutdown().await;
-    assert!(status.success(), "the load generator failed");
+    assert!(succeeded, "the load generator failed");
 }
 
 /// The load, from its own process.
